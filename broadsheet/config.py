@@ -1,0 +1,500 @@
+"""Load ``broadsheet.toml`` once, check all of it, and hand typed settings down.
+
+Every problem is reported at once, each naming the file, the key path (``feeds[3].url``) and what
+was expected. Unknown keys are errors: they are nearly always typos.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from broadsheet import USER_AGENT
+from broadsheet.units import parse_duration, parse_size
+from digests.schedule import ScheduleError, to_cron
+from digests.settings import DigestSettings, SmtpSettings, Subscriber
+from ingest.errors import ConfigError
+from ingest.models import FeedSpec, PollSettings
+
+DEFAULT_PATH = Path("config/broadsheet.toml")
+ENV_VAR = "BROADSHEET_CONFIG"
+_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+_ADDRESS = re.compile(r"^(?:[^<>]*<\s*([^<>\s]+)\s*>|([^<>\s]+))\s*$")
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """The ``[worker]`` table."""
+
+    poll_every: float = 60.0
+    shutdown_timeout: float = 30.0
+    log_format: str = "text"  # text | json
+    healthy_within: float = 600.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything in the config file, validated."""
+
+    path: Path
+    storage_url: str
+    poll: PollSettings
+    feeds: tuple[FeedSpec, ...]
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    digests: DigestSettings = field(default_factory=DigestSettings)
+    subscribers: tuple[Subscriber, ...] = ()
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+
+    @property
+    def base(self) -> Path:
+        """The folder relative paths in the config are resolved against."""
+        return self.path.parent
+
+
+def locate(path: str | os.PathLike[str] | None = None) -> Path:
+    """The config file to use: ``--config``, else ``$BROADSHEET_CONFIG``, else the default."""
+    if path:
+        return Path(path)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return DEFAULT_PATH
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and validate the config file; raise ConfigError listing every problem."""
+    file = locate(path)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            [f"{file}: no such config file (pass --config PATH or set {ENV_VAR})"]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{file}: cannot read the config file: {exc}"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{file}: not valid TOML: {exc}"]) from exc
+    return parse(raw, file)
+
+
+def parse(raw: dict[str, Any], file: Path) -> Settings:
+    """Validate an already-decoded config; ``file`` names it in messages and anchors paths."""
+    check = _Checker(file)
+    check.keys(raw, "", {"storage", "poll", "feeds", "smtp", "digests", "subscribers", "worker"})
+    base = file.resolve().parent
+    storage = check.table(raw, "storage", {"url"})
+    storage_url = _storage_url(check, storage.get("url", "sqlite:///data/broadsheet.db"), base)
+    poll = _poll(check, check.table(raw, "poll", _POLL_KEYS))
+    feeds = tuple(_feeds(check, raw.get("feeds", [])))
+    smtp = _smtp(check, check.table(raw, "smtp", _SMTP_KEYS))
+    digests = _digests(check, check.table(raw, "digests", _DIGEST_KEYS), base)
+    subscribers = tuple(_subscribers(check, raw.get("subscribers", [])))
+    worker = _worker(check, check.table(raw, "worker", _WORKER_KEYS))
+    if check.problems:
+        raise ConfigError(check.problems)
+    return Settings(file, storage_url, poll, feeds, smtp, digests, subscribers, worker)
+
+
+class _Checker:
+    """Collects problems; each check returns a usable value (the default) even when wrong."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.problems: list[str] = []
+
+    def fail(self, key: str, message: str) -> None:
+        self.problems.append(f"{self.file}: {key}: {message}")
+
+    def keys(self, table: dict[str, Any], prefix: str, allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                where = f"{prefix}.{key}" if prefix else key
+                known = ", ".join(sorted(allowed))
+                self.fail(where, f"unknown key (a typo?); known keys here: {known}")
+
+    def table(self, raw: dict[str, Any], name: str, allowed: set[str]) -> dict[str, Any]:
+        value = raw.get(name, {})
+        if not isinstance(value, dict):
+            self.fail(name, f"expected a table [{name}], got {_kind(value)}")
+            return {}
+        self.keys(value, name, allowed)
+        return value
+
+    def typed(self, table: dict[str, Any], key: str, where: str, kind: type, default: Any) -> Any:
+        if key not in table:
+            return default
+        value = table[key]
+        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+            self.fail(f"{where}.{key}", f"expected {_NAMES[kind]}, got {_kind(value)}")
+            return default
+        return value
+
+    def converted(
+        self,
+        table: dict[str, Any],
+        key: str,
+        where: str,
+        convert: Callable[[Any], Any],
+        default: Any,
+    ) -> Any:
+        if key not in table:
+            return default
+        try:
+            return convert(table[key])
+        except (ValueError, TypeError) as exc:
+            self.fail(f"{where}.{key}", str(exc))
+            return default
+
+    def positive(self, table: dict[str, Any], key: str, where: str, default: int) -> int:
+        value = self.typed(table, key, where, int, default)
+        if value < 1:
+            self.fail(f"{where}.{key}", f"expected a whole number of at least 1, got {value}")
+            return default
+        return value
+
+    def strings(self, table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(f"{where}.{key}", f"expected a list of strings, got {_kind(value)}")
+            return ()
+        return tuple(value)
+
+    def array(self, raw: Any, name: str) -> list[tuple[str, dict[str, Any]]]:
+        if not isinstance(raw, list):
+            self.fail(name, f"expected an array of tables [[{name}]], got {_kind(raw)}")
+            return []
+        items = []
+        for index, item in enumerate(raw):
+            where = f"{name}[{index}]"
+            if not isinstance(item, dict):
+                self.fail(where, f"expected a table, got {_kind(item)}")
+                continue
+            items.append((where, item))
+        return items
+
+
+_NAMES = {str: "a string", int: "a whole number", bool: "true or false", list: "a list"}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value!r})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def _duration(value: Any) -> float:
+    if not isinstance(value, str):
+        raise ValueError(f'expected a duration such as "30m", got {_kind(value)}')
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"expected a duration above zero, got {value!r}")
+    return seconds
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f'expected a size such as "10MB", got {_kind(value)}')
+    size = parse_size(value)
+    if size < 1024:
+        raise ValueError(f"expected a size of at least 1KB, got {value!r}")
+    return size
+
+
+def _storage_url(check: _Checker, url: Any, base: Path) -> str:
+    if not isinstance(url, str):
+        check.fail("storage.url", f"expected a database URL string, got {_kind(url)}")
+        return f"sqlite:///{base / 'data' / 'broadsheet.db'}"
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :]
+        if path and path != ":memory:" and not Path(path).is_absolute():
+            return f"sqlite:///{base / path}"
+        return url
+    if url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        return url.replace("postgres://", "postgresql://", 1)
+    check.fail(
+        "storage.url",
+        f"expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB, got {url!r}",
+    )
+    return f"sqlite:///{base / 'data' / 'broadsheet.db'}"
+
+
+_POLL_KEYS = {
+    "interval",
+    "concurrency",
+    "per_host",
+    "connect_timeout",
+    "read_timeout",
+    "timeout",
+    "max_bytes",
+    "max_redirects",
+    "user_agent",
+    "max_backoff",
+    "max_cache_interval",
+    "workers",
+    "lease",
+}
+
+
+def _poll(check: _Checker, table: dict[str, Any]) -> PollSettings:
+    d = PollSettings()
+    durations = {
+        k: check.converted(table, k, "poll", _duration, getattr(d, k))
+        for k in (
+            "interval",
+            "connect_timeout",
+            "read_timeout",
+            "timeout",
+            "max_backoff",
+            "max_cache_interval",
+            "lease",
+        )
+    }
+    workers = check.typed(table, "workers", "poll", int, d.workers)
+    if workers < 0:
+        check.fail("poll.workers", f"expected 0 (one per CPU) or more, got {workers}")
+    redirects = check.typed(table, "max_redirects", "poll", int, d.max_redirects)
+    if not 0 <= redirects <= 20:
+        check.fail("poll.max_redirects", f"expected 0 to 20, got {redirects}")
+    return PollSettings(
+        concurrency=check.positive(table, "concurrency", "poll", d.concurrency),
+        per_host=check.positive(table, "per_host", "poll", d.per_host),
+        max_bytes=check.converted(table, "max_bytes", "poll", _size, d.max_bytes),
+        max_redirects=redirects,
+        user_agent=check.typed(table, "user_agent", "poll", str, "") or USER_AGENT,
+        workers=max(workers, 0),
+        **durations,
+    )
+
+
+def _http_url(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected an http(s) URL, got {_kind(value)}")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    return value.strip()
+
+
+def _feeds(check: _Checker, raw: Any) -> list[FeedSpec]:
+    feeds: list[FeedSpec] = []
+    seen: dict[str, str] = {}
+    for where, item in check.array(raw, "feeds"):
+        check.keys(item, where, {"url", "title", "tags", "interval", "enabled"})
+        if "url" not in item:
+            check.fail(where, 'missing key "url" (the feed\'s address)')
+            continue
+        url = check.converted(item, "url", where, _http_url, None)
+        if url is None:
+            continue
+        if url in seen:
+            check.fail(f"{where}.url", f"{url} is listed twice (also at {seen[url]})")
+            continue
+        seen[url] = where
+        feeds.append(
+            FeedSpec(
+                url=url,
+                title=check.typed(item, "title", where, str, None),
+                tags=check.strings(item, "tags", where),
+                interval=check.converted(item, "interval", where, _duration, None),
+                enabled=check.typed(item, "enabled", where, bool, True),
+            )
+        )
+    return feeds
+
+
+_SMTP_KEYS = {"host", "port", "security", "username", "password_env", "from", "reply_to", "timeout"}
+
+
+def _address(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected an email address, got {_kind(value)}")
+    match = _ADDRESS.match(value.strip())
+    bare = match and (match[1] or match[2])
+    if not bare or not _EMAIL.match(bare):
+        raise ValueError(f'expected an address like "Name <name@example.org>", got {value!r}')
+    return value.strip()
+
+
+def _smtp(check: _Checker, table: dict[str, Any]) -> SmtpSettings:
+    d = SmtpSettings()
+    security = check.typed(table, "security", "smtp", str, d.security)
+    if security not in ("starttls", "ssl", "none"):
+        check.fail("smtp.security", f'expected "starttls", "ssl" or "none", got {security!r}')
+        security = d.security
+    port = check.typed(table, "port", "smtp", int, 465 if security == "ssl" else d.port)
+    if not 0 < port < 65536:
+        check.fail("smtp.port", f"expected a port number from 1 to 65535, got {port}")
+    reply_to = table.get("reply_to", "")
+    return SmtpSettings(
+        host=check.typed(table, "host", "smtp", str, d.host),
+        port=port,
+        security=security,
+        username=check.typed(table, "username", "smtp", str, d.username),
+        password_env=check.typed(table, "password_env", "smtp", str, d.password_env),
+        sender=check.converted(table, "from", "smtp", _address, d.sender),
+        reply_to=check.converted(table, "reply_to", "smtp", _address, "") if reply_to else "",
+        timeout=check.converted(table, "timeout", "smtp", _duration, d.timeout),
+    )
+
+
+_DIGEST_KEYS = {
+    "title",
+    "output_dir",
+    "send_empty",
+    "templates",
+    "excerpt_length",
+    "list_id",
+    "unsubscribe",
+    "retry_base",
+    "retry_max",
+}
+
+
+def _digests(check: _Checker, table: dict[str, Any], base: Path) -> DigestSettings:
+    d = DigestSettings()
+    templates = check.typed(table, "templates", "digests", str, "")
+    if templates and not (base / templates).is_dir():
+        check.fail(
+            "digests.templates", f"expected a folder of templates, {base / templates} is not one"
+        )
+    excerpt = check.typed(table, "excerpt_length", "digests", int, d.excerpt_length)
+    if excerpt < 0:
+        check.fail("digests.excerpt_length", f"expected 0 (no excerpt) or more, got {excerpt}")
+    unsubscribe = table.get("unsubscribe", "")
+    return DigestSettings(
+        title=check.typed(table, "title", "digests", str, d.title),
+        output_dir=base / check.typed(table, "output_dir", "digests", str, str(d.output_dir)),
+        send_empty=check.typed(table, "send_empty", "digests", bool, d.send_empty),
+        templates=(base / templates) if templates else None,
+        excerpt_length=max(excerpt, 0),
+        list_id=check.typed(table, "list_id", "digests", str, d.list_id),
+        unsubscribe=check.converted(table, "unsubscribe", "digests", _address, "")
+        if unsubscribe
+        else "",
+        retry_base=check.converted(table, "retry_base", "digests", _duration, d.retry_base),
+        retry_max=check.converted(table, "retry_max", "digests", _duration, d.retry_max),
+    )
+
+
+_SUBSCRIBER_KEYS = {
+    "email",
+    "name",
+    "tags",
+    "feeds",
+    "schedule",
+    "timezone",
+    "deliver",
+    "max_per_feed",
+    "max_items",
+    "include",
+    "exclude",
+}
+
+
+def _subscribers(check: _Checker, raw: Any) -> list[Subscriber]:
+    subscribers: list[Subscriber] = []
+    seen: set[str] = set()
+    for where, item in check.array(raw, "subscribers"):
+        check.keys(item, where, _SUBSCRIBER_KEYS)
+        email = item.get("email")
+        if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+            check.fail(
+                f"{where}.email", f'expected an address like "ann@example.org", got {email!r}'
+            )
+            continue
+        if email.lower() in seen:
+            check.fail(f"{where}.email", f"{email} is listed twice")
+            continue
+        seen.add(email.lower())
+        schedule = check.typed(item, "schedule", where, str, "daily 07:00")
+        try:
+            cron = to_cron(schedule)
+        except ScheduleError as exc:
+            check.fail(f"{where}.schedule", str(exc))
+            cron = "0 7 * * *"
+        timezone = check.typed(item, "timezone", where, str, "UTC")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            check.fail(
+                f"{where}.timezone",
+                f'expected an IANA time zone like "Europe/Berlin", got {timezone!r}',
+            )
+            timezone = "UTC"
+        deliver = check.strings(item, "deliver", where) or ("email",)
+        for channel in deliver:
+            if channel not in ("email", "markdown"):
+                check.fail(
+                    f"{where}.deliver", f'expected "email" and/or "markdown", got {channel!r}'
+                )
+        feeds = check.strings(item, "feeds", where)
+        for index, url in enumerate(feeds):
+            try:
+                _http_url(url)
+            except ValueError as exc:
+                check.fail(f"{where}.feeds[{index}]", str(exc))
+        include, exclude = (
+            check.strings(item, "include", where),
+            check.strings(item, "exclude", where),
+        )
+        for key, rules in (("include", include), ("exclude", exclude)):
+            for index, rule in enumerate(rules):
+                if len(rule) > 2 and rule.startswith("/") and rule.endswith("/"):
+                    try:
+                        re.compile(rule[1:-1])
+                    except re.error as exc:
+                        check.fail(
+                            f"{where}.{key}[{index}]", f"not a valid regular expression: {exc}"
+                        )
+        subscribers.append(
+            Subscriber(
+                email=email.strip(),
+                schedule=schedule,
+                cron=cron,
+                timezone=timezone,
+                name=check.typed(item, "name", where, str, ""),
+                tags=check.strings(item, "tags", where),
+                feeds=feeds,
+                deliver=tuple(dict.fromkeys(deliver)),
+                max_per_feed=check.positive(item, "max_per_feed", where, 10),
+                max_items=check.positive(item, "max_items", where, 100),
+                include=include,
+                exclude=exclude,
+            )
+        )
+    return subscribers
+
+
+_WORKER_KEYS = {"poll_every", "shutdown_timeout", "log_format", "healthy_within"}
+
+
+def _worker(check: _Checker, table: dict[str, Any]) -> WorkerSettings:
+    d = WorkerSettings()
+    log_format = check.typed(table, "log_format", "worker", str, d.log_format)
+    if log_format not in ("text", "json"):
+        check.fail("worker.log_format", f'expected "text" or "json", got {log_format!r}')
+        log_format = d.log_format
+    return WorkerSettings(
+        poll_every=check.converted(table, "poll_every", "worker", _duration, d.poll_every),
+        shutdown_timeout=check.converted(
+            table, "shutdown_timeout", "worker", _duration, d.shutdown_timeout
+        ),
+        log_format=log_format,
+        healthy_within=check.converted(
+            table, "healthy_within", "worker", _duration, d.healthy_within
+        ),
+    )

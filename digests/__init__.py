@@ -1,0 +1,1 @@
+"""Everything downstream of the store: select, group, render and deliver digests."""

@@ -1,0 +1,65 @@
+"""Typed digest settings, built and validated by ``broadsheet.config``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The ``[smtp]`` table; the password comes from the environment variable it names."""
+
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"  # starttls | ssl | none
+    username: str = ""
+    password_env: str = "BROADSHEET_SMTP_PASSWORD"
+    sender: str = "Broadsheet <digest@localhost>"  # the ``from`` key
+    reply_to: str = ""
+    timeout: float = 30.0
+
+    @property
+    def password(self) -> str:
+        """The password read from ``password_env`` at the moment of use ('' when unset)."""
+        import os
+
+        return os.environ.get(self.password_env, "") if self.password_env else ""
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    """The ``[digests]`` table."""
+
+    title: str = "The Broadsheet"
+    output_dir: Path = Path("out")
+    send_empty: bool = False
+    templates: Path | None = None
+    excerpt_length: int = 300
+    list_id: str = "digest.broadsheet.invalid"
+    unsubscribe: str = ""  # mailto: address for List-Unsubscribe; default is the from address
+    retry_base: float = 300.0  # seconds before the first retry of a failed delivery
+    retry_max: float = 21600.0
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One ``[[subscribers]]`` entry."""
+
+    email: str
+    schedule: str  # as written: "daily 07:00", "weekly mon 07:00" or a cron expression
+    cron: str  # the schedule as a five-field cron expression
+    timezone: str = "UTC"
+    name: str = ""
+    tags: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+    deliver: tuple[str, ...] = ("email",)
+    max_per_feed: int = 10
+    max_items: int = 100
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The ledger's name for this subscriber (the address, lower-cased)."""
+        return self.email.lower()

@@ -1,0 +1,124 @@
+"""Typed, frozen records that cross module boundaries in ingest (and on to digests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One ``[[feeds]]`` entry of the config, validated."""
+
+    url: str
+    title: str | None = None
+    tags: tuple[str, ...] = ()
+    interval: float | None = None  # seconds; None means the [poll] default
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    """The ``[poll]`` table, validated; durations in seconds, sizes in bytes."""
+
+    interval: float = 1800.0
+    concurrency: int = 20
+    per_host: int = 2
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    timeout: float = 30.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    user_agent: str = ""
+    max_backoff: float = 86400.0
+    max_cache_interval: float = 86400.0
+    workers: int = 0  # parser processes; 0 means one per CPU
+    lease: float = 300.0
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What we remember of a feed's last good response, sent back to make the next GET conditional."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A response we accepted: either a body to parse or 'not modified'."""
+
+    url: str  # the URL that finally answered (after redirects)
+    status: int
+    headers: dict[str, str]
+    content: bytes | None  # None when not modified (304)
+    validators: Validators
+    permanent_url: str | None = None  # set when every redirect on the way was permanent (301/308)
+    min_interval: float | None = None  # from Cache-Control max-age / Expires, seconds
+
+    @property
+    def not_modified(self) -> bool:
+        """True when the server said 304 and there is nothing to parse."""
+        return self.content is None
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    """A media file attached to an entry."""
+
+    url: str
+    type: str | None = None
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One normalised article, ready to store."""
+
+    identity: str  # stable per feed: guid/id, else canonical link, else a hash of title and content
+    title: str  # plain text
+    link: str | None  # canonical: absolute, tracking parameters removed
+    guid: str | None = None
+    authors: tuple[str, ...] = ()
+    published: datetime | None = None  # UTC; None when missing or absurd
+    updated: datetime | None = None  # UTC
+    summary_html: str = ""  # sanitized
+    content_html: str = ""  # sanitized
+    excerpt: str = ""  # plain text
+    image: str | None = None
+    tags: tuple[str, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+    content_hash: str = ""  # changes when anything we show changes
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """What a feed's bytes gave: its own metadata and its entries."""
+
+    title: str | None
+    link: str | None
+    entries: tuple[Entry, ...]
+    warning: str | None = None  # feedparser's bozo message when entries were still found
+    duplicates: int = 0  # entries dropped because their identity repeated inside the feed
+    kind: str = ""  # "rss20", "atom10", "json11", ...
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """A feed as the store knows it: its config and its fetch state."""
+
+    id: int
+    url: str  # where we fetch it now (a permanent redirect changes it)
+    config_url: str  # as written in the config
+    title: str | None = None
+    tags: tuple[str, ...] = ()
+    interval: float | None = None
+    enabled: bool = True
+    validators: Validators = field(default_factory=Validators)
+    last_success: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    consecutive_failures: int = 0
+    next_poll: datetime | None = None
+    disabled_reason: str | None = None
