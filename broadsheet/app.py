@@ -1,0 +1,54 @@
+"""The application's wiring: settings loaded once, the store opened once, passed down."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from broadsheet import config
+from broadsheet.config import Settings
+from digests.deliver import Delivery
+from ingest.store import feeds as stored_feeds
+from ingest.store.database import open_store
+
+
+class App:
+    """Settings, and the store (opened, upgraded and synced with the config on first use)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._engine: Engine | None = None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> App:
+        """Read and validate the config only (no store, no network)."""
+        return cls(config.load(path))
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None) -> App:
+        """Read the config and open the store now, so that store errors surface here."""
+        application = cls.load(path)
+        _ = application.engine
+        return application
+
+    @property
+    def engine(self) -> Engine:
+        """The store, upgraded to the current schema, with the config's feed list synced in."""
+        if self._engine is None:
+            engine = open_store(self.settings.storage_url)
+            stored_feeds.sync(engine, self.settings.feeds, datetime.now(UTC))
+            self._engine = engine
+        return self._engine
+
+    @property
+    def delivery(self) -> Delivery:
+        """Where digests go, from [smtp] and [digests]."""
+        return Delivery(self.settings.smtp, self.settings.digests)
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None

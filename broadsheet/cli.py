@@ -1,0 +1,213 @@
+"""The `broadsheet` command: a thin layer over ingest and digests."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from broadsheet import __version__, digest_cli, feeds_cli, logs
+from broadsheet.app import App
+from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
+from broadsheet.units import parse_duration
+from ingest.models import FeedState
+from ingest.poll import RoundReport, due_count, poll
+from ingest.store import workers
+
+app = typer.Typer(
+    help="Broadsheet polls news feeds into a store and delivers calm daily digests.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(feeds_cli.app, name="feeds")
+app.command("digest")(digest_cli.digest)
+app.command("preview")(digest_cli.preview)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(f"broadsheet {__version__}")
+        raise typer.Exit()
+
+
+@app.command()
+def check(config: ConfigOption = None) -> None:
+    """Validate the config and print a summary; touches neither the network nor the store."""
+    settings = run_or_exit(lambda: App.load(config).settings)
+    enabled = sum(1 for feed in settings.feeds if feed.enabled)
+    tags = sorted({tag for feed in settings.feeds for tag in feed.tags})
+    out.print(f"{settings.path}: OK", markup=False)
+    out.print(f"  storage      {settings.storage_url}", markup=False)
+    out.print(
+        f"  feeds        {len(settings.feeds)} ({enabled} enabled); tags: {', '.join(tags) or '-'}"
+    )
+    out.print(f"  subscribers  {len(settings.subscribers)}")
+    for subscriber in settings.subscribers:
+        deliver = " + ".join(subscriber.deliver)
+        out.print(
+            f"    {subscriber.email}: {subscriber.schedule} ({subscriber.timezone}), {deliver}",
+            markup=False,
+        )
+    if any("email" in s.deliver for s in settings.subscribers):
+        smtp = settings.smtp
+        out.print(
+            f"  smtp         {smtp.host}:{smtp.port} ({smtp.security}), from {smtp.sender}",
+            markup=False,
+        )
+    out.print(f"  markdown to  {settings.digests.output_dir}", markup=False)
+
+
+@app.command("poll")
+def poll_command(
+    config: ConfigOption = None,
+    all_feeds: Annotated[
+        bool, typer.Option("--all", help="Poll every feed, ignoring schedules.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Poll the feeds that are due once, store new entries, print a summary."""
+    application = run_or_exit(lambda: App.open(config))
+    report = run_or_exit(lambda: poll_round(application, all_feeds, quiet=as_json))
+    if as_json:
+        out.print(
+            to_json({k: v for k, v in report.as_dict().items() if k != "errors"}), markup=False
+        )
+    else:
+        out.print(report.summary(), markup=False)
+        for error in report.errors[:20]:
+            err.print(f"  {error['url']}: {error['error']}", markup=False)
+        if len(report.errors) > 20:
+            err.print(f"  ... and {len(report.errors) - 20} more; see `broadsheet feeds`")
+
+
+def poll_round(application: App, everything: bool, *, quiet: bool) -> RoundReport:
+    """One poll round, with a progress bar when a person is watching."""
+    settings = application.settings
+    if quiet or not err.is_terminal:
+        return poll(application.engine, settings.poll, everything=everything)
+    total = due_count(application.engine, everything=everything)
+    with _progress(total) as advance:
+        return poll(application.engine, settings.poll, everything=everything, progress=advance)
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[FeedState, str], None]]:
+    columns = (
+        TextColumn("polling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("", total=total)
+
+        def advance(feed: FeedState, outcome: str) -> None:
+            bar.update(task, advance=1, description=f"{feed.title or feed.url}: {outcome}"[:60])
+
+        yield advance
+
+
+@app.command("run")
+def run_command(
+    config: ConfigOption = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="One poll round, then every digest due; then exit.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """A poll round, then every digest that is due (with --once; the worker runs this on a schedule)."""
+    if not once:
+        err.print("`broadsheet run` needs --once; to run on a schedule use `broadsheet worker`.")
+        raise typer.Exit(2)
+    application = run_or_exit(lambda: App.open(config))
+    report = run_or_exit(lambda: poll_round(application, False, quiet=as_json))
+    if not as_json:
+        out.print(report.summary(), markup=False)
+    digests = digest_cli.deliver(
+        application, application.settings.subscribers, force=False, dry_run=False, quiet=as_json
+    )
+    if as_json:
+        polled = {k: v for k, v in report.as_dict().items() if k != "errors"}
+        out.print(
+            to_json({"poll": polled, "digest": digest_cli.report_dict(digests)}), markup=False
+        )
+    else:
+        digest_cli.print_report(digests, False)
+
+
+@app.command("worker")
+def worker_command(
+    config: ConfigOption = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            envvar="BROADSHEET_LOG_FORMAT",
+            help="text or json [default: [worker].log_format].",
+        ),
+    ] = None,
+) -> None:
+    """Run until stopped: poll feeds when due, deliver digests on schedule (SIGHUP reloads config)."""
+    from broadsheet.worker import Worker  # only the worker needs the scheduler
+
+    application = run_or_exit(lambda: App.open(config))
+    chosen = log_format or application.settings.worker.log_format
+    if chosen not in ("text", "json"):
+        err.print(f"--log-format must be text or json, not {chosen!r}.")
+        raise typer.Exit(2)
+    logs.configure(chosen)
+    raise typer.Exit(Worker(config, application).run())
+
+
+@app.command("health")
+def health_command(
+    config: ConfigOption = None,
+    within: Annotated[
+        str | None,
+        typer.Option(
+            "--within",
+            help='How recent the last round must be, e.g. "10m" [default: [worker].healthy_within].',
+        ),
+    ] = None,
+) -> None:
+    """Exit 0 when a worker finished a poll round recently (for Docker's HEALTHCHECK), else 1."""
+    application = run_or_exit(lambda: App.open(config))
+    limit = parse_duration(within) if within else application.settings.worker.healthy_within
+    beats = workers.latest(application.engine)
+    now = datetime.now(UTC)
+    recent = [
+        b
+        for b in beats
+        if b["last_round_at"] and (now - b["last_round_at"]).total_seconds() <= limit
+    ]
+    if recent:
+        age = (now - recent[0]["last_round_at"]).total_seconds()
+        out.print(
+            f"healthy: {recent[0]['name']} finished a poll round {age:.0f} s ago", markup=False
+        )
+        return
+    last = beats[0]["last_round_at"].isoformat() if beats and beats[0]["last_round_at"] else "never"
+    out.print(
+        f"unhealthy: no worker finished a poll round within {limit:g} s (last: {last})",
+        markup=False,
+    )
+    raise typer.Exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""`broadsheet digest`, `preview` and `run`: deliver digests, look at one, or do a whole cycle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from broadsheet.app import App
+from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
+from digests.deliver import DigestReport, compose, deliver_due, due_window
+from digests.render import render_html, render_markdown, render_text
+from digests.settings import Subscriber
+from ingest.poll import worker_name
+
+SubscriberOption = Annotated[
+    str | None, typer.Option("--subscriber", "-s", help="Only this subscriber (email address).")
+]
+
+
+def pick(application: App, email: str | None) -> tuple[Subscriber, ...]:
+    """The configured subscribers, or the one named; exits 2 naming the known ones otherwise."""
+    subscribers = application.settings.subscribers
+    if email is None:
+        return subscribers
+    chosen = tuple(s for s in subscribers if s.key == email.lower())
+    if not chosen:
+        known = ", ".join(s.email for s in subscribers) or "none"
+        err.print(
+            f"No subscriber {email} in {application.settings.path} (configured: {known}).",
+            markup=False,
+        )
+        raise typer.Exit(2)
+    return chosen
+
+
+def digest(
+    config: ConfigOption = None,
+    subscriber: SubscriberOption = None,
+    now: Annotated[
+        bool, typer.Option("--now", help="Deliver now, regardless of schedules.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Render and report; send and record nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Deliver every digest that is due now (email and/or Markdown), exactly once."""
+    application = run_or_exit(lambda: App.open(config))
+    report = deliver(
+        application, pick(application, subscriber), force=now, dry_run=dry_run, quiet=as_json
+    )
+    print_report(report, as_json)
+
+
+def deliver(
+    application: App,
+    subscribers: tuple[Subscriber, ...],
+    *,
+    force: bool,
+    dry_run: bool,
+    quiet: bool,
+) -> DigestReport:
+    """Run the digest delivery over ``subscribers``, logging a line per digest unless quiet."""
+    return run_or_exit(
+        lambda: deliver_due(
+            application.engine,
+            application.delivery,
+            subscribers,
+            datetime.now(UTC),
+            owner=worker_name(),
+            force=force,
+            dry_run=dry_run,
+            log=None if quiet else (lambda line: err.print(line, markup=False)),
+        )
+    )
+
+
+def print_report(report: DigestReport, as_json: bool) -> None:
+    """The report as JSON (the documented keys) or as a summary line."""
+    if as_json:
+        out.print(to_json(report_dict(report)), markup=False)
+        return
+    out.print(report.summary(), markup=False)
+    for path in report.files:
+        out.print(f"  wrote {path}", markup=False)
+    for error in report.errors:
+        err.print(f"  {error['subscriber']}: {error['error']}", markup=False)
+
+
+def report_dict(report: DigestReport) -> dict[str, int]:
+    """The documented keys of `broadsheet digest --json`."""
+    return {
+        key: getattr(report, key) for key in ("due", "sent", "written", "failed", "skipped_empty")
+    }
+
+
+def preview(
+    subscriber: Annotated[
+        str, typer.Option("--subscriber", "-s", help="The subscriber's email address.")
+    ],
+    config: ConfigOption = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="html, text or markdown.")] = "html",
+    output: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to FILE instead of stdout.")
+    ] = None,
+) -> None:
+    """Render the subscriber's next digest (up to now) without sending or recording anything."""
+    renderers = {"html": render_html, "text": render_text, "markdown": render_markdown}
+    if fmt not in renderers:
+        err.print(f"--format must be html, text or markdown, not {fmt!r}.")
+        raise typer.Exit(2)
+    application = run_or_exit(lambda: App.open(config))
+    (chosen,) = pick(application, subscriber)
+    window = due_window(application.engine, chosen, datetime.now(UTC), force=True)
+    assert window is not None  # a forced window always exists
+    built = run_or_exit(lambda: compose(application.engine, application.delivery, chosen, window))
+    document = run_or_exit(lambda: renderers[fmt](built, application.settings.digests))
+    if output:
+        output.write_text(document, encoding="utf-8")
+        err.print(f"wrote {output} ({built.story_count} stories)", markup=False)
+    else:
+        typer.echo(document, nl=False)

@@ -1,0 +1,53 @@
+"""What every command prints the same way: errors a person can act on, JSON, the consoles."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from ingest.errors import BroadsheetError, ConfigError
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+T = TypeVar("T")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file [default: $BROADSHEET_CONFIG or config/broadsheet.toml].",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def run_or_exit(action: Callable[[], T]) -> T:
+    """Run ``action``; print a Broadsheet error as a person should see it and exit non-zero."""
+    try:
+        return action()
+    except ConfigError as exc:
+        err.print("[bold red]The config has problems:[/]")
+        for problem in exc.problems:
+            err.print(f"  - {problem}", markup=False)
+        err.print("Fix them and run `broadsheet check` again.")
+        raise typer.Exit(2) from None
+    except BroadsheetError as exc:
+        err.print("[bold red]error:[/] ", end="")
+        err.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
+
+
+def to_json(value: Any) -> str:
+    """JSON with datetimes as ISO 8601 strings."""
+    return json.dumps(value, indent=2, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else str(value)

@@ -1,0 +1,206 @@
+"""`broadsheet worker`: the long-lived scheduler. It only schedules; the work stays in ingest/digests.
+
+Jobs (APScheduler 3, coalesced, one instance each):
+- ``poll``: every ``[worker].poll_every``, a poll round over the feeds due by their own
+  next-poll times, then a retry of any failed digest whose backoff has passed;
+- ``digest:<email>``: at each subscriber's schedule in their time zone.
+On start every subscriber's digest is checked at once, so a digest missed while the worker was
+down is delivered once, covering the whole gap.
+
+Signals: SIGTERM/SIGINT stop taking new work and give in-flight work ``shutdown_timeout`` to
+finish (each feed and each digest commits on its own, so abandoning is safe), then exit 0.
+SIGHUP reloads the config; a broken new config is logged and the old one stays in force.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from broadsheet.app import App
+from digests.deliver import deliver_due
+from ingest.errors import BroadsheetError, ConfigError
+from ingest.parsing_pool import ParsingPool
+from ingest.poll import poll, worker_name
+from ingest.store.workers import beat
+
+log = logging.getLogger("broadsheet.worker")
+
+
+class Worker:
+    """Schedules poll rounds and digests until told to stop."""
+
+    def __init__(self, config_path: Path | None, application: App) -> None:
+        self.config_path = config_path
+        self.app = application
+        self.name = worker_name()
+        self.started = datetime.now(UTC)
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self.reload_requested = False
+        self.parser = ParsingPool(application.settings.poll.workers)
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(4)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+        self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the exit status."""
+        self._install_signals()
+        self._schedule(catch_up=True)
+        self.scheduler.start()
+        log.info("worker %s started with %s", self.name, self._describe())
+        while not self.stopping.is_set():
+            self.wake.wait(timeout=1.0)
+            self.wake.clear()
+            if self.reload_requested:
+                self.reload_requested = False
+                self.reload()
+        return self._shutdown()
+
+    def _describe(self) -> str:
+        settings = self.app.settings
+        return (
+            f"{len(settings.feeds)} feeds, {len(settings.subscribers)} subscribers, "
+            f"polling every {settings.worker.poll_every:g} s ({settings.path})"
+        )
+
+    def _schedule(self, *, catch_up: bool) -> None:
+        settings = self.app.settings
+        now = datetime.now(UTC)
+        self.scheduler.add_job(
+            self.poll_job,
+            "interval",
+            seconds=settings.worker.poll_every,
+            id="poll",
+            next_run_time=now,
+            replace_existing=True,
+        )
+        for subscriber in settings.subscribers:
+            trigger = CronTrigger.from_crontab(subscriber.cron, timezone=subscriber.timezone)
+            self.scheduler.add_job(
+                self.digest_job,
+                trigger,
+                args=[subscriber.key],
+                id=f"digest:{subscriber.key}",
+                replace_existing=True,
+            )
+        if catch_up:
+            self.scheduler.add_job(self.digest_job, id="catch-up", next_run_time=now)
+
+    def poll_job(self) -> None:
+        """A poll round over the due feeds, then retries of failed digests that are due."""
+        if self.stopping.is_set():
+            return
+        application = self.app
+        try:
+            report = poll(
+                application.engine,
+                application.settings.poll,
+                owner=self.name,
+                parser=self.parser,
+                stop=self.stopping,
+            )
+            beat(application.engine, self.name, self.started, report.as_dict())
+        except BroadsheetError as error:
+            log.error("poll round failed: %s", error)
+            return
+        log.info("poll: %s", report.summary(), extra={"round": report.as_dict()})
+        for failure in report.errors:
+            log.warning("feed %s: %s", failure["url"], failure["error"])
+        self.digest_job()
+
+    def digest_job(self, key: str | None = None) -> None:
+        """Deliver the digests that are due (one subscriber's, or everyone's)."""
+        if self.stopping.is_set():
+            return
+        application = self.app
+        subscribers = [s for s in application.settings.subscribers if key in (None, s.key)]
+        try:
+            report = deliver_due(
+                application.engine,
+                application.delivery,
+                subscribers,
+                datetime.now(UTC),
+                owner=self.name,
+                log=log.info,
+            )
+        except BroadsheetError as error:
+            log.error("digest run failed: %s", error)
+            return
+        if report.due:
+            log.info("digests: %s", report.summary())
+
+    def reload(self) -> None:
+        """Re-read the config; keep the old one when the new one is broken."""
+        try:
+            fresh = App.load(self.config_path)
+            _ = fresh.engine
+        except ConfigError as error:
+            log.error(
+                "config reload failed; keeping the previous config:\n  %s",
+                "\n  ".join(error.problems),
+            )
+            return
+        except BroadsheetError as error:
+            log.error("config reload failed; keeping the previous config: %s", error)
+            return
+        old, self.app = self.app, fresh
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("digest:"):
+                job.remove()
+        self._schedule(catch_up=False)
+        old.close()
+        log.info("config reloaded: %s", self._describe())
+
+    def _job_failed(self, event: JobExecutionEvent) -> None:
+        log.error("job %s crashed: %r", event.job_id, event.exception)
+
+    def _install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGHUP, self._hangup)
+
+    def _stop(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received: finishing in-flight work", signal.Signals(signum).name)
+        self.stopping.set()
+        self.wake.set()
+
+    def _hangup(self, _signum: int, _frame: FrameType | None) -> None:
+        self.reload_requested = True
+        self.wake.set()
+
+    def _shutdown(self) -> int:
+        timeout = self.app.settings.worker.shutdown_timeout
+        self.scheduler.pause()
+        done = threading.Event()
+
+        def finish() -> None:
+            self.scheduler.shutdown(wait=True)
+            self.parser.close()
+            done.set()
+
+        threading.Thread(target=finish, daemon=True).start()
+        if done.wait(timeout):
+            log.info("worker %s stopped cleanly", self.name)
+            self.app.close()
+            return 0
+        log.warning(
+            "in-flight work did not finish within %g s; abandoning it (each feed and digest "
+            "commits on its own, so nothing is half-written)",
+            timeout,
+        )
+        logging.shutdown()
+        os._exit(0)  # threads stuck in network calls cannot be joined; the store is consistent

@@ -1,0 +1,49 @@
+"""Pure: which window of first-seen times a subscriber's next digest covers, if one is due.
+
+The next window starts exactly where the last delivered one ended, so across consecutive
+digests nothing is skipped or repeated; after downtime the first digest covers the whole gap.
+The very first digest covers one period of the schedule (a day for "daily").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from digests.models import Window
+from digests.schedule import period, previous_run
+
+
+@dataclass(frozen=True)
+class OpenWindow:
+    """A window already in the ledger but not delivered yet (pending or failed)."""
+
+    start: datetime
+    end: datetime
+    next_attempt: datetime | None
+
+
+def plan(
+    cron: str,
+    zone: str,
+    now: datetime,
+    last_end: datetime | None,
+    open_window: OpenWindow | None,
+    *,
+    force: bool = False,
+) -> Window | None:
+    """The window to deliver now, or None when nothing is due.
+
+    ``force`` delivers regardless of the schedule: the window then ends now. An open window is
+    retried (when its next attempt is due, or forced) and stretched to cover what came since.
+    """
+    target = now if force else previous_run(cron, zone, now)
+    if open_window is not None:
+        if not force and open_window.next_attempt is not None and open_window.next_attempt > now:
+            return None
+        return Window(open_window.start, max(target, open_window.end))
+    if last_end is None:
+        return Window(target - period(cron, zone, now), target)
+    if target <= last_end:
+        return None
+    return Window(last_end, target)

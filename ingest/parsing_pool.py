@@ -1,0 +1,83 @@
+"""Parse feeds off the event loop: in worker processes (both cores) or, with one worker, a thread.
+
+Parsing is CPU-bound, so a round parses in a process pool while the fetcher keeps downloading.
+A parse that outlives ``timeout`` or kills its process is reported as that feed's error and
+the pool is replaced; the round goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime
+
+from ingest.errors import ParseError
+from ingest.models import ParsedFeed
+from ingest.parse import parse_feed
+
+PARSE_TIMEOUT = 60.0
+
+
+class ParsingPool:
+    """Runs ``parse_feed`` for a round; use as a context manager so the processes are reaped."""
+
+    def __init__(self, workers: int = 0, timeout: float = PARSE_TIMEOUT) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self.timeout = timeout
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> ParsingPool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    async def parse(
+        self, content: bytes, headers: Mapping[str, str], url: str, now: datetime
+    ) -> ParsedFeed:
+        """Parse one feed's bytes; ParseError when it is not a feed, takes too long or crashes."""
+        loop = asyncio.get_running_loop()
+        if self.workers == 1:
+            future = loop.run_in_executor(None, parse_feed, content, dict(headers), url, now)
+        else:
+            future = loop.run_in_executor(
+                self._executor(), parse_feed, content, dict(headers), url, now
+            )
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            self._discard()
+            raise ParseError(
+                f"parsing took longer than {self.timeout:g} s and was stopped; "
+                "the feed is probably hostile or malformed"
+            ) from None
+        except BrokenProcessPool:
+            self._discard()
+            raise ParseError(
+                "the parser process died on this feed (out of memory?); the feed was skipped"
+            ) from None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        return self._pool
+
+    def _discard(self) -> None:
+        """Drop a pool whose process is stuck or dead; a fresh one starts on the next parse."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()  # a stuck parse never returns; killing is the only way to free it
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,190 @@
+"""Feeds in the store: sync from the config, claim due feeds under a lease, record outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+
+from ingest.models import FeedSpec, FeedState, Validators
+from ingest.store.schema import entries, feeds
+
+_ACTIVE = and_(feeds.c.enabled, feeds.c.in_config, feeds.c.disabled_reason.is_(None))
+
+
+def sync(engine: Engine, specs: Sequence[FeedSpec], now: datetime) -> None:
+    """Make the feeds table match the config: add new feeds, update changed ones, retire removed."""
+    with engine.begin() as conn:
+        known = {row.config_url: row for row in conn.execute(select(feeds))}
+        for spec in specs:
+            values = {
+                "title": spec.title,
+                "tags": list(spec.tags),
+                "interval": spec.interval,
+                "enabled": spec.enabled,
+                "in_config": True,
+            }
+            row = known.get(spec.url)
+            if row is None:
+                conn.execute(
+                    feeds.insert().values(
+                        config_url=spec.url,
+                        url=spec.url,
+                        created_at=now,
+                        next_poll_at=now,
+                        consecutive_failures=0,
+                        duplicates=0,
+                        **values,
+                    )
+                )
+            elif any(getattr(row, key) != value for key, value in values.items()):
+                conn.execute(update(feeds).where(feeds.c.id == row.id).values(**values))
+        retired = set(known) - {spec.url for spec in specs}
+        if retired:
+            conn.execute(
+                update(feeds).where(feeds.c.config_url.in_(retired)).values(in_config=False)
+            )
+
+
+def claim(
+    engine: Engine,
+    owner: str,
+    now: datetime,
+    lease: float,
+    limit: int,
+    *,
+    since: datetime,
+    everything: bool = False,
+) -> list[FeedState]:
+    """Lease up to ``limit`` due feeds not fetched since ``since`` to ``owner``.
+
+    With ``everything`` the schedule is ignored: every active feed not fetched since ``since``.
+
+    The conditional UPDATE is atomic on both databases; PostgreSQL's SKIP LOCKED lets several
+    workers claim side by side without waiting on each other's rows.
+    """
+    free = or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now)
+    due = _due(now, since, everything)
+    candidates = (
+        select(feeds.c.id)
+        .where(_ACTIVE, free, due)
+        .order_by(feeds.c.next_poll_at, feeds.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    with engine.begin() as conn:
+        ids = [row.id for row in conn.execute(candidates)]
+        if not ids:
+            return []
+        until = now + timedelta(seconds=lease)
+        claimed = conn.execute(
+            update(feeds)
+            .where(feeds.c.id.in_(ids), free)
+            .values(lease_owner=owner, lease_until=until)
+            .returning(*feeds.c)
+        ).all()
+    return [_state(row) for row in sorted(claimed, key=lambda r: r.id)]
+
+
+def count_due(engine: Engine, now: datetime, *, since: datetime, everything: bool = False) -> int:
+    """How many active feeds a round starting now would poll."""
+    with engine.connect() as conn:
+        query = select(func.count()).select_from(feeds).where(_ACTIVE, _due(now, since, everything))
+        return int(conn.execute(query).scalar_one())
+
+
+def _due(now: datetime, since: datetime, everything: bool) -> Any:
+    fresh = or_(feeds.c.last_fetch_at.is_(None), feeds.c.last_fetch_at < since)
+    if everything:
+        return fresh
+    return and_(fresh, or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now))
+
+
+def release(conn: Connection, feed_id: int, values: dict[str, Any]) -> None:
+    """Write a feed's new fetch state and give up its lease, inside the caller's transaction."""
+    conn.execute(
+        update(feeds)
+        .where(feeds.c.id == feed_id)
+        .values(lease_owner=None, lease_until=None, **values)
+    )
+
+
+def get(engine: Engine, url: str) -> FeedState | None:
+    """The feed with this config or current URL, if the store knows it."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(feeds).where(or_(feeds.c.config_url == url, feeds.c.url == url))
+        ).first()
+    return _state(row) if row else None
+
+
+def reset(engine: Engine, feed_id: int, now: datetime) -> None:
+    """Clear a feed's failures and any disabling, and make it due now."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(feeds)
+            .where(feeds.c.id == feed_id)
+            .values(
+                disabled_reason=None,
+                consecutive_failures=0,
+                last_error=None,
+                next_poll_at=now,
+                lease_owner=None,
+                lease_until=None,
+            )
+        )
+
+
+def health(engine: Engine) -> list[dict[str, Any]]:
+    """One dict per configured feed with its state and entry count, for `broadsheet feeds`."""
+    counts = (
+        select(entries.c.feed_id, func.count().label("n")).group_by(entries.c.feed_id).subquery()
+    )
+    query = (
+        select(feeds, func.coalesce(counts.c.n, 0).label("entries"))
+        .outerjoin(counts, counts.c.feed_id == feeds.c.id)
+        .where(feeds.c.in_config)
+        .order_by(feeds.c.id)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        {
+            "url": row.url,
+            "config_url": row.config_url,
+            "title": row.title,
+            "tags": list(row.tags or []),
+            "enabled": bool(row.enabled) and row.disabled_reason is None,
+            "disabled_reason": row.disabled_reason,
+            "entries": row.entries,
+            "last_success": row.last_success_at,
+            "last_error": row.last_error,
+            "last_error_at": row.last_error_at,
+            "consecutive_failures": row.consecutive_failures,
+            "next_poll": row.next_poll_at,
+            "warning": row.warning,
+            "duplicates": row.duplicates,
+        }
+        for row in rows
+    ]
+
+
+def _state(row: Any) -> FeedState:
+    return FeedState(
+        id=row.id,
+        url=row.url,
+        config_url=row.config_url,
+        title=row.title,
+        tags=tuple(row.tags or ()),
+        interval=row.interval,
+        enabled=bool(row.enabled),
+        validators=Validators(row.etag, row.last_modified, row.body_hash),
+        last_success=row.last_success_at,
+        last_error=row.last_error,
+        last_error_at=row.last_error_at,
+        consecutive_failures=row.consecutive_failures,
+        next_poll=row.next_poll_at,
+        disabled_reason=row.disabled_reason,
+    )
