@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ class WorkerSettings:
     poll_every: float = 60.0
     shutdown_timeout: float = 30.0
     log_format: str = "text"  # text | json
-    healthy_within: float = 600.0
+    healthy_within: float = 600.0  # "10m"
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,29 @@ def load(path: str | os.PathLike[str] | None = None) -> Settings:
         raise ConfigError([f"{file}: cannot read the config file: {exc}"]) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{file}: not valid TOML: {exc}"]) from exc
-    return parse(raw, file)
+    return parse(apply_environment(raw, os.environ), file)
+
+
+# Environment variables that override a key: for secrets (a database URL with a password) and
+# for containers, where the config is read-only and data lives elsewhere.
+ENV_OVERRIDES = {
+    "BROADSHEET_DATABASE_URL": ("storage", "url"),
+    "BROADSHEET_OUTPUT_DIR": ("digests", "output_dir"),
+    "BROADSHEET_SMTP_HOST": ("smtp", "host"),
+    "BROADSHEET_SMTP_PORT": ("smtp", "port"),
+    "BROADSHEET_SMTP_SECURITY": ("smtp", "security"),
+}
+
+
+def apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """``raw`` with the keys that ``ENV_OVERRIDES`` variables set in ``environ`` replaced."""
+    for variable, (table, key) in ENV_OVERRIDES.items():
+        value: Any = environ.get(variable)
+        if value:
+            section = raw.setdefault(table, {})
+            if isinstance(section, dict):
+                section[key] = int(value) if key == "port" and value.isdigit() else value
+    return raw
 
 
 def parse(raw: dict[str, Any], file: Path) -> Settings:

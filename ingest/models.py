@@ -27,7 +27,7 @@ class PollSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
     timeout: float = 30.0
-    max_bytes: int = 10 * 1024 * 1024
+    max_bytes: int = 10_000_000  # "10MB"
     max_redirects: int = 5
     user_agent: str = ""
     max_backoff: float = 86400.0

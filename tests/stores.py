@@ -11,7 +11,9 @@ from sqlalchemy import Engine, create_engine, text
 
 from ingest.store.database import open_store
 
-PG_SERVER = os.environ.get("BROADSHEET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_SERVER = os.environ.get(
+    "BROADSHEET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 PG_SCHEMA = "broadsheet_test"
 
 
@@ -28,7 +30,9 @@ def pg_unavailable() -> str | None:
             conn.execute(text("SELECT 1"))
         engine.dispose()
     except Exception as exc:
-        return f"no PostgreSQL answers at {PG_SERVER} ({type(exc).__name__}); set BROADSHEET_TEST_PG"
+        return (
+            f"no PostgreSQL answers at {PG_SERVER} ({type(exc).__name__}); set BROADSHEET_TEST_PG"
+        )
     return None
 
 

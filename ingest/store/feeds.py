@@ -19,13 +19,14 @@ def sync(engine: Engine, specs: Sequence[FeedSpec], now: datetime) -> None:
     with engine.begin() as conn:
         known = {row.config_url: row for row in conn.execute(select(feeds))}
         for spec in specs:
-            values = {
-                "title": spec.title,
+            values: dict[str, Any] = {
                 "tags": list(spec.tags),
                 "interval": spec.interval,
                 "enabled": spec.enabled,
                 "in_config": True,
             }
+            if spec.title:  # without one, the title the feed gives itself is kept
+                values["title"] = spec.title
             row = known.get(spec.url)
             if row is None:
                 conn.execute(
