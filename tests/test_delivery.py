@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -222,7 +223,7 @@ def test_consecutive_windows_neither_skip_nor_repeat(
         run(engine, s, start + timedelta(minutes=minute), force=minute % 3 == 0)
     run(engine, s, start + timedelta(days=12))
     rows = ledger.history(engine)
-    for before, after in zip(rows, rows[1:], strict=False):
+    for before, after in itertools.pairwise(rows):
         assert before["window_end"] == after["window_start"]
     delivered = sum(r["entries"] for r in rows)
     assert delivered == len(arrivals) - sum(
