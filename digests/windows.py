@@ -2,7 +2,8 @@
 
 The next window starts exactly where the last delivered one ended, so across consecutive
 digests nothing is skipped or repeated; after downtime the first digest covers the whole gap.
-The very first digest covers one period of the schedule (a day for "daily").
+A new subscriber's first digest is due at once and covers one period of the schedule up to
+now (a day for "daily"); from then on digests follow the schedule.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ def plan(
         if not force and open_window.next_attempt is not None and open_window.next_attempt > now:
             return None
         return Window(open_window.start, max(target, open_window.end))
-    if last_end is None:
-        return Window(target - period(cron, zone, now), target)
+    if last_end is None:  # a new subscriber gets a first digest at once, covering one period
+        return Window(now - period(cron, zone, now), now)
     if target <= last_end:
         return None
     return Window(last_end, target)
