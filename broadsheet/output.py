@@ -14,6 +14,8 @@ from rich.console import Console
 from ingest.errors import BroadsheetError, ConfigError
 
 out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:  # piped or logged: tables get room instead of the 80-column default
+    out = Console(highlight=False, soft_wrap=True, width=200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 

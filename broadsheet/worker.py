@@ -202,5 +202,6 @@ class Worker:
             "commits on its own, so nothing is half-written)",
             timeout,
         )
+        self.parser.kill()  # idle parser processes would outlive os._exit and wait forever
         logging.shutdown()
         os._exit(0)  # threads stuck in network calls cannot be joined; the store is consistent

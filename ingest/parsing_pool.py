@@ -42,6 +42,10 @@ class ParsingPool:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def kill(self) -> None:
+        """Kill the worker processes at once, abandoning any parse (orphans would live on)."""
+        self._discard()
+
     async def parse(
         self, content: bytes, headers: Mapping[str, str], url: str, now: datetime
     ) -> ParsedFeed:

@@ -6,17 +6,22 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
 
 from ingest.models import FeedSpec, FeedState, Validators
 from ingest.store.schema import entries, feeds
 
 _ACTIVE = and_(feeds.c.enabled, feeds.c.in_config, feeds.c.disabled_reason.is_(None))
+_PG_SYNC_LOCK = 7_141_020_251  # pg_advisory_xact_lock key: one process syncing the feed list
 
 
 def sync(engine: Engine, specs: Sequence[FeedSpec], now: datetime) -> None:
     """Make the feeds table match the config: add new feeds, update changed ones, retire removed."""
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Workers starting together would all insert the same new feeds; SQLite's BEGIN
+            # IMMEDIATE already serializes this transaction.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SYNC_LOCK})
         known = {row.config_url: row for row in conn.execute(select(feeds))}
         for spec in specs:
             values: dict[str, Any] = {

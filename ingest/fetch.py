@@ -1,0 +1,454 @@
+"""Fetch feeds over HTTP: conditional GET, limits, redirects and politeness.
+
+The only module that imports httpx. One ``Fetcher`` holds the connections of a poll round and
+bounds how many fetches run at once, overall and per host. Every failure becomes a ``FetchError``
+whose message says what happened in words an admin can act on; nothing from httpx escapes.
+
+Bodies are read raw and decompressed here, so the size limit applies to what a body inflates to:
+a gzip bomb stops at ``max_bytes`` without ever being inflated in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import socket
+import ssl
+import urllib.request
+import zlib
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from http import HTTPStatus
+from types import TracebackType
+from typing import NamedTuple
+
+import httpx
+
+from ingest.decide import cache_lifetime, retry_after
+from ingest.errors import FeedGone, FetchError
+from ingest.models import Fetched, PollSettings, Validators
+
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, "
+    "application/json;q=0.8, */*;q=0.5"
+)
+DEFAULT_USER_AGENT = "Broadsheet (self-hosted feed reader)"
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT = frozenset({301, 308})
+_KEEPALIVE_EXPIRY = 5.0
+_SHARD = 2  # connections per pool; an origin allowed more gets several pools
+_DRAIN_LIMIT = 64 * 1024
+_HINTS = {
+    401: "the feed needs a login",
+    403: "the server refuses access (it may block feed readers; check the URL in a browser)",
+    404: "nothing at this URL any more; check the feed's address",
+}
+_CODINGS = dict.fromkeys(("", "identity"), "identity") | dict.fromkeys(("gzip", "x-gzip"), "gzip")
+_CODINGS["deflate"] = "deflate"
+_DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+class _Answer(NamedTuple):
+    """One HTTP exchange: the status, the headers and the decoded body (None when not read)."""
+
+    url: httpx.URL
+    status: int
+    headers: httpx.Headers
+    body: bytes | None
+
+
+class Fetcher:
+    """Fetches feeds with pooled connections; use it as ``async with Fetcher(settings) as f``."""
+
+    def __init__(self, settings: PollSettings) -> None:
+        self.settings = settings
+        self._pools: _Pools | None = None
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        agent = settings.user_agent or DEFAULT_USER_AGENT
+        self._headers = {"User-Agent": agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
+        read, connect = settings.read_timeout, settings.connect_timeout
+        self._timeouts = httpx.Timeout(read, connect=connect, pool=settings.timeout).as_dict()
+
+    async def __aenter__(self) -> Fetcher:
+        self._pools = _Pools(self.settings)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._pools is not None:
+            await self._pools.aclose()
+            self._pools = None
+
+    async def fetch(self, url: str, validators: Validators = Validators()) -> Fetched:
+        """GET ``url`` conditionally, following redirects; a 304 gives ``content=None``."""
+        target = _http_url(url)
+        start = str(target)
+        deadline: float | None = None
+        permanent, hops = True, 0
+        while True:
+            answer, deadline = await self._exchange(target, validators, deadline)
+            if answer.status not in _REDIRECTS:
+                moved = permanent and hops > 0 and str(answer.url) != start
+                return _fetched(answer, validators, self.settings, moved)
+            if hops == self.settings.max_redirects:
+                raise FetchError(
+                    f"more than {hops} redirects (poll.max_redirects); "
+                    f"the last one pointed to {answer.headers.get('location')}"
+                )
+            permanent = permanent and answer.status in _PERMANENT
+            target, hops = _redirect_target(answer), hops + 1
+
+    async def _exchange(
+        self, url: httpx.URL, validators: Validators, deadline: float | None
+    ) -> tuple[_Answer, float]:
+        """One request under the host and overall limits and the whole-fetch deadline."""
+        if self._pools is None:
+            raise RuntimeError("use the Fetcher inside 'async with'")
+        host = self._hosts.get(url.host)
+        if host is None:
+            host = self._hosts[url.host] = asyncio.Semaphore(self.settings.per_host)
+        try:
+            async with host, self._slots:
+                key, transport = await self._pools.take(url)
+                try:
+                    if deadline is None:  # the whole-fetch clock starts once a slot is ours
+                        deadline = asyncio.get_running_loop().time() + self.settings.timeout
+                    async with asyncio.timeout_at(deadline):
+                        return await self._request(transport, url, validators), deadline
+                finally:
+                    self._pools.give_back(key)
+        except TimeoutError as exc:
+            raise FetchError(
+                f"timed out after {_seconds(self.settings.timeout)} s "
+                "(poll.timeout, the limit for a whole fetch)"
+            ) from exc
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise FetchError(describe_error(exc, url, self.settings)) from exc
+
+    async def _request(
+        self, transport: httpx.AsyncBaseTransport, url: httpx.URL, validators: Validators
+    ) -> _Answer:
+        headers = self._headers
+        if validators.etag or validators.last_modified:
+            conditions = {
+                "If-None-Match": validators.etag,
+                "If-Modified-Since": validators.last_modified,
+            }
+            headers = headers | {name: value for name, value in conditions.items() if value}
+        request = httpx.Request("GET", url, headers=headers, extensions={"timeout": self._timeouts})
+        response = await transport.handle_async_request(request)
+        try:
+            status = response.status_code
+            if status in _REDIRECTS or status == 304:
+                await _drain(response)
+                return _Answer(url, status, response.headers, None)
+            if not 200 <= status < 300:
+                raise status_error(status, response.headers, datetime.now(UTC))
+            body = await _read_body(response, self.settings.max_bytes)
+            return _Answer(url, status, response.headers, body)
+        finally:
+            await response.aclose()
+
+
+_Origin = tuple[str, str, int | None, int]  # scheme, host, port, shard
+
+
+class _Pools:
+    """Small connection pools per origin: ``per_host`` connections split into pools of two.
+
+    httpx's pool scans all of its connections on every request, which costs milliseconds of CPU
+    per request once it holds dozens; pools of two keep that scan short. Pools not in use are
+    closed beyond ``concurrency`` of them, which bounds the idle connections kept open.
+    """
+
+    def __init__(self, settings: PollSettings) -> None:
+        self._shards = -(-settings.per_host // _SHARD)
+        self._limits = httpx.Limits(
+            max_connections=min(settings.per_host, _SHARD),
+            max_keepalive_connections=min(settings.per_host, _SHARD),
+            keepalive_expiry=_KEEPALIVE_EXPIRY,
+        )
+        self._keep = max(settings.concurrency, 8)
+        self._pools: dict[_Origin, httpx.AsyncHTTPTransport] = {}
+        self._users: dict[_Origin, int] = {}
+        self._tls: ssl.SSLContext | None = None  # one for every https pool
+        self._proxies = urllib.request.getproxies()
+
+    async def take(self, url: httpx.URL) -> tuple[_Origin, httpx.AsyncBaseTransport]:
+        """The least busy pool for ``url``'s origin, marked in use until ``give_back``."""
+        origin = (url.scheme, url.host, url.port)
+        key = min(((*origin, i) for i in range(self._shards)), key=lambda k: self._users.get(k, 0))
+        pool = self._pools.pop(key, None)
+        self._pools[key] = pool or self._open(url)  # the most recently used last
+        self._users[key] = self._users.get(key, 0) + 1
+        if pool is None:
+            try:
+                await self._close_unused()
+            except BaseException:  # cancelled: the fetch never gets to give it back
+                self.give_back(key)
+                raise
+        return key, self._pools[key]
+
+    def give_back(self, key: _Origin) -> None:
+        """The pool taken as ``key`` is no longer in use by that fetch."""
+        self._users[key] -= 1
+
+    def _open(self, url: httpx.URL) -> httpx.AsyncHTTPTransport:
+        if self._tls is None and url.scheme == "https":
+            self._tls = httpx.create_ssl_context()  # loading the CA bundle takes tens of ms
+        proxy = self._proxies.get(url.scheme)
+        if proxy and urllib.request.proxy_bypass(url.host):
+            proxy = None
+        if proxy and not proxy.startswith(("http://", "https://")):
+            raise FetchError(f"the proxy {proxy} set in the environment is not http or https")
+        tls = self._tls if url.scheme == "https" else False  # plain http never uses it
+        return httpx.AsyncHTTPTransport(verify=tls, limits=self._limits, proxy=proxy)
+
+    async def _close_unused(self) -> None:
+        """Close the least recently used pools not in use, keeping ``concurrency`` of them."""
+        unused = [key for key in self._pools if not self._users.get(key)][: -self._keep]
+        victims = [self._pools.pop(key) for key in unused]
+        for key in unused:
+            self._users.pop(key, None)
+        for pool in victims:  # all popped first: nobody can pick one up while we wait
+            await pool.aclose()
+
+    async def aclose(self) -> None:
+        """Close every pool and its connections."""
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
+
+
+def fetch_one(url: str, settings: PollSettings, validators: Validators = Validators()) -> Fetched:
+    """Fetch one URL from synchronous code (the CLI): runs a Fetcher in its own event loop."""
+
+    async def run() -> Fetched:
+        async with Fetcher(settings) as fetcher:
+            return await fetcher.fetch(url, validators)
+
+    return asyncio.run(run())
+
+
+def _http_url(url: str) -> httpx.URL:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise FetchError(f"not a valid URL: {url!r} ({exc})") from exc
+    if parsed.scheme not in ("http", "https"):
+        scheme = f"{parsed.scheme}:" if parsed.scheme else "a relative URL"
+        raise FetchError(f"only http and https feeds are supported, not {scheme} ({url})")
+    if not parsed.host:
+        raise FetchError(f"the URL has no host name: {url!r}")
+    return parsed
+
+
+def _redirect_target(answer: _Answer) -> httpx.URL:
+    location = answer.headers.get("location")
+    what = f"HTTP {answer.status} {_phrase(answer.status)}"
+    if not location:
+        raise FetchError(f"{what} without a Location header: the server's redirect is broken")
+    try:
+        target = answer.url.join(location.strip())
+    except httpx.InvalidURL as exc:
+        raise FetchError(f"{what} to an invalid URL {location!r}") from exc
+    if target.scheme not in ("http", "https"):
+        raise FetchError(f"{what} to {location!r}: only http and https feeds are supported")
+    return target
+
+
+def _fetched(answer: _Answer, old: Validators, settings: PollSettings, moved: bool) -> Fetched:
+    headers = {k: v for k, v in answer.headers.items() if k not in _DROPPED_HEADERS}
+    body, etag, modified = answer.body, headers.get("etag"), headers.get("last-modified")
+    if body is None:  # 304: what it did not repeat stays as it was
+        validators = Validators(etag or old.etag, modified or old.last_modified, old.body_hash)
+    else:
+        validators = Validators(etag, modified, hashlib.sha256(body).hexdigest())
+    final = str(answer.url)
+    return Fetched(
+        url=final,
+        status=answer.status,
+        headers=headers,
+        content=answer.body,
+        validators=validators,
+        permanent_url=final if moved else None,
+        min_interval=cache_lifetime(headers, datetime.now(UTC), settings.max_cache_interval),
+    )
+
+
+def status_error(status: int, headers: Mapping[str, str], now: datetime) -> FetchError:
+    """The error for a status we do not accept as a feed (4xx, 5xx, odd 1xx/3xx)."""
+    what = f"HTTP {status} {_phrase(status)}"
+    if status == 410:
+        return FeedGone(
+            f"{what}: the server says this feed was removed; it is disabled "
+            "(re-enable it or remove it from the config)"
+        )
+    if status in (429, 503):
+        wait = retry_after(headers, now)
+        asks = f"the server asks us to wait {_seconds(wait)} s" if wait is not None else ""
+        hint = asks or ("the server is rate-limiting us" if status == 429 else "try again later")
+        return FetchError(f"{what}: {hint}", retry_after=wait)
+    hint = _HINTS.get(status) or ("the server failed; it is retried later" if status >= 500 else "")
+    return FetchError(f"{what}: {hint}" if hint else what)
+
+
+def describe_error(exc: Exception, url: httpx.URL, settings: PollSettings) -> str:
+    """A readable message for an httpx error while fetching ``url``."""
+    host = url.host
+    where = f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+    detail = str(exc) or type(exc).__name__
+    timeouts = {
+        httpx.ConnectTimeout: (settings.connect_timeout, f"connecting to {where}", "connect_"),
+        httpx.ReadTimeout: (settings.read_timeout, f"waiting for {host} to send", "read_"),
+        httpx.WriteTimeout: (settings.read_timeout, f"sending the request to {host}", "read_"),
+        httpx.PoolTimeout: (settings.timeout, "waiting for a free connection", ""),
+    }
+    if limit := timeouts.get(type(exc)):
+        return f"timed out after {_seconds(limit[0])} s {limit[1]} (poll.{limit[2]}timeout)"
+    match exc:
+        case httpx.ConnectError():
+            return _connect_error(exc, host, where)
+        case httpx.RemoteProtocolError():
+            return f"{host} broke the connection or the HTTP protocol: {detail}"
+        case httpx.NetworkError():
+            return f"network error talking to {where}: {detail}"
+        case httpx.UnsupportedProtocol():
+            return f"only http and https feeds are supported ({url})"
+        case httpx.InvalidURL():
+            return f"not a valid URL: {url} ({detail})"
+    return f"the HTTP request to {host} failed: {type(exc).__name__}: {detail}"
+
+
+def _connect_error(exc: Exception, host: str, where: str) -> str:
+    for cause in _causes(exc):
+        match cause:
+            case socket.gaierror():
+                return f"DNS lookup failed for {host} ({cause.strerror or cause})"
+            case ConnectionRefusedError():
+                return f"connection refused by {where} (is the server down?)"
+            case ssl.SSLCertVerificationError():
+                reason = cause.verify_message or cause.reason or cause
+                return f"TLS certificate of {host} is not valid: {reason}"
+            case ssl.SSLError():
+                return f"TLS handshake with {where} failed ({cause.reason or cause})"
+    return f"cannot connect to {where}: {exc or 'connection failed'}"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what caused it, breadth first, into exception groups."""
+    queue = [exc]
+    while queue:
+        current = queue.pop(0)
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            queue.extend(current.exceptions)
+        queue.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read a short unused body to its end so that the connection can serve the next request."""
+    size = 0
+    async for chunk in response.aiter_raw():
+        size += len(chunk)
+        if size > _DRAIN_LIMIT:
+            return  # not worth reading: the connection is closed instead
+
+
+async def _read_body(response: httpx.Response, limit: int) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise FetchError(
+            f"response larger than {_size(limit)} (poll.max_bytes): "
+            f"the server announced {_size(int(declared))}"
+        )
+    decoder = _Decoder(response.headers.get("content-encoding", ""), limit)
+    parts = [decoder.feed(chunk) async for chunk in response.aiter_raw()]
+    parts.append(decoder.finish())
+    return b"".join(parts)
+
+
+class _Decoder:
+    """Decodes an identity, gzip or deflate body chunk by chunk, never past ``limit`` bytes."""
+
+    def __init__(self, coding: str, limit: int) -> None:
+        kind = _CODINGS.get(coding.strip().lower())
+        if kind is None:
+            raise FetchError(f"the server sent the body as {coding!r}; only gzip and deflate work")
+        self.kind, self.limit, self.size = kind, limit, 0
+        self._inflater: zlib._Decompress | None = None
+        self._head = b""  # a compressed body's first bytes, until they say how it is encoded
+        self._raw = False  # raw deflate (no zlib header), which may also be a plain body
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Decoded bytes for the next raw ``chunk``."""
+        if self.kind != "identity" and self._inflater is None:
+            self._head += chunk
+            if len(self._head) < 2:
+                return b""
+            chunk, self._head = self._head, b""
+            self._start(chunk)
+        return self._inflate(chunk) if self._inflater else self._count(chunk)
+
+    def finish(self) -> bytes:
+        """The last decoded bytes; raises when a compressed body ended early."""
+        if self._inflater is not None and not self._inflater.eof:
+            raise FetchError(f"the {self.kind} body ended early (truncated or corrupt)")
+        return self._count(self._head)
+
+    def _start(self, head: bytes) -> None:
+        if self.kind == "gzip" and head[:2] != b"\x1f\x8b":
+            self.kind = "identity"  # labelled gzip but sent plain: take it as it is
+        elif self.kind == "gzip":
+            self._inflater = zlib.decompressobj(31)
+        else:  # many servers send deflate without the zlib header
+            self._raw = not (head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0)
+            self._inflater = zlib.decompressobj(-15 if self._raw else 15)
+
+    def _inflate(self, data: bytes) -> bytes:
+        pieces = []
+        while data and self._inflater is not None:
+            if self._inflater.eof:  # gzip may hold several members; other trailers are ignored
+                if self.kind != "gzip" or data[:2] != b"\x1f\x8b":
+                    break
+                self._inflater = zlib.decompressobj(31)
+            try:
+                piece = self._inflater.decompress(data, self.limit - self.size + 1)
+            except zlib.error as exc:
+                if self._raw and self.size == 0 and not pieces:
+                    self._inflater, self.kind = None, "identity"  # labelled deflate but plain
+                    return self._count(data)
+                raise FetchError(f"the {self.kind} body is corrupt ({exc})") from exc
+            self._raw = False
+            pieces.append(self._count(piece))
+            data = self._inflater.unused_data if self._inflater.eof else b""
+        return b"".join(pieces)
+
+    def _count(self, piece: bytes) -> bytes:
+        self.size += len(piece)
+        if self.size > self.limit:
+            decoded = " once decompressed" if self.kind != "identity" else ""
+            raise FetchError(f"response larger than {_size(self.limit)}{decoded} (poll.max_bytes)")
+        return piece
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "(unknown status)"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def _size(count: int) -> str:
+    units = (("GiB", 1024**3), ("GB", 1000**3), ("MiB", 1024**2), ("MB", 1000**2))
+    for unit, factor in (*units, ("KiB", 1024), ("KB", 1000)):
+        if count >= factor and count % factor == 0:
+            return f"{count // factor} {unit}"
+    return f"{count} bytes"
