@@ -1,0 +1,307 @@
+"""A parsed entry (feedparser's, or a JSON Feed item) -> ``Entry``: identity, text, dates, image."""
+
+from __future__ import annotations
+
+import calendar
+import dataclasses
+import hashlib
+import html as htmllib
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .models import Enclosure, Entry
+from .sanitize import clean_text, excerpt, first_image, is_beacon, sanitize_html, to_text
+from .urls import canonical_link, resolve_url
+
+EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)  # no web feed is older; earlier dates are bogus
+FUTURE_SLACK = timedelta(days=2)  # clocks and time zones drift; beyond this a date is bogus
+EXCERPT_LENGTH = 400
+TITLE_LENGTH = 300
+UNTITLED = "(untitled)"
+MAX_HTML_CHARS = 512 * 1024  # an article body longer than this is cut before cleaning
+MAX_ID_CHARS = 1024  # longer guids are hashed into the identity
+MAX_NAMES = 50  # authors, tags and enclosures kept per entry
+MAX_NAME_CHARS = 200
+_get = dict.get
+
+
+@dataclass(frozen=True)
+class FeedContext:
+    """What an entry is read against: the feed's address, its base, `now` and inherited authors."""
+
+    url: str
+    now: datetime
+    authors: tuple[str, ...] = ()  # feed-level authors inherited by entries without their own
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    """An entry's fields as the format gave them, before cleaning."""
+
+    guid: str | None = None
+    link: str | None = None
+    title: str = ""
+    title_is_html: bool = False
+    authors: tuple[str, ...] = ()
+    published: datetime | None = None
+    updated: datetime | None = None
+    summary: str = ""
+    summary_is_html: bool = True
+    summary_base: str | None = None
+    content: str = ""
+    content_is_html: bool = True
+    content_base: str | None = None
+    images: tuple[str, ...] = ()  # lead-image candidates from metadata, best first
+    tags: tuple[str, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+
+
+def build_entry(raw: RawEntry, ctx: FeedContext) -> Entry:
+    """Clean, normalise and identify one entry."""
+    link = canonical_link(raw.link, ctx.url)
+    base = link or ctx.url  # relative URLs in a body resolve against the article's own address
+    summary_html = _body_html(raw.summary, raw.summary_is_html, raw.summary_base or base)
+    content_html = _body_html(raw.content, raw.content_is_html, raw.content_base or base)
+    text = clean_text(summary_html or content_html)
+    title = plain_title(raw.title, raw.title_is_html) or excerpt(text, 80) or UNTITLED
+    updated = sane_date(raw.updated, ctx.now)
+    # Atom requires only <updated>; without <published> it is the best date of first publication.
+    published = sane_date(raw.published, ctx.now) or updated
+    guid = raw.guid.strip() if raw.guid else None
+    entry = Entry(
+        identity=_identity(guid, link, title, text),
+        title=title,
+        link=link,
+        guid=guid or None,
+        authors=_names(raw.authors) or ctx.authors,
+        published=published,
+        updated=updated,
+        summary_html=summary_html,
+        content_html=content_html,
+        excerpt=excerpt(text, EXCERPT_LENGTH),
+        image=_lead_image(raw.images, content_html or summary_html, ctx.url),
+        tags=_names(raw.tags, casefold=True),
+        enclosures=_enclosures(raw.enclosures, ctx.url),  # metadata: relative to the document
+    )
+    return dataclasses.replace(entry, content_hash=content_hash(entry))
+
+
+def content_hash(entry: Entry) -> str:
+    """sha256 over what a reader is shown, so that any change to it is noticed."""
+    shown = [entry.title, entry.link, entry.authors, _iso(entry.published), _iso(entry.updated)]
+    shown += [entry.summary_html, entry.content_html, entry.image]
+    return _sha256(json.dumps(shown, ensure_ascii=False))
+
+
+def entry_from_feedparser(entry: dict[str, Any], ctx: FeedContext) -> Entry:
+    """One feedparser entry dictionary -> ``Entry``."""
+    # dict.get, not FeedParserDict.get: its key aliases are slow and some of them warn.
+    title = _get(entry, "title_detail") or {}
+    summary = _get(entry, "summary_detail") or {}
+    content = _pick_content(_get(entry, "content") or ())
+    enclosures = [link for link in _dicts(entry, "links") if _get(link, "rel") == "enclosure"]
+    raw = RawEntry(
+        guid=_text(_get(entry, "id")),
+        link=_text(_get(entry, "link")),
+        title=_text(_get(title, "value")) or "",
+        title_is_html=is_html_type(_get(title, "type")),
+        authors=_fp_authors(entry),
+        published=date_from_struct(_get(entry, "published_parsed")),
+        updated=date_from_struct(_get(entry, "updated_parsed")),
+        summary=_text(_get(summary, "value")) or "",
+        summary_is_html=is_html_type(_get(summary, "type", "text/html")),
+        summary_base=_declared_base(summary, ctx),
+        content=_text(_get(content, "value")) or "",
+        content_is_html=is_html_type(_get(content, "type", "text/html")),
+        content_base=_declared_base(content, ctx),
+        images=_fp_images(entry, enclosures),
+        tags=tuple(
+            _text(_get(t, "label")) or _text(_get(t, "term")) or "" for t in _dicts(entry, "tags")
+        ),
+        enclosures=tuple(_fp_enclosure(e) for e in enclosures),
+    )
+    return build_entry(raw, ctx)
+
+
+def dedupe(entries: Iterable[Entry]) -> tuple[tuple[Entry, ...], int]:
+    """Entries with a repeated identity dropped (the first kept), and how many were dropped."""
+    seen: set[str] = set()
+    kept: list[Entry] = []
+    dropped = 0
+    for entry in entries:
+        if entry.identity in seen:
+            dropped += 1
+        else:
+            seen.add(entry.identity)
+            kept.append(entry)
+    return tuple(kept), dropped
+
+
+def date_from_struct(value: object) -> datetime | None:
+    """A UTC ``struct_time`` (as feedparser gives) -> aware datetime; None when unusable."""
+    if not isinstance(value, time.struct_time):
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def sane_date(value: datetime | None, now: datetime) -> datetime | None:
+    """``value`` in UTC, or None when before 1995 or more than two days after ``now``."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    if value < EARLIEST or value > now + FUTURE_SLACK:
+        return None
+    return value
+
+
+def plain_title(value: str, is_html: bool) -> str:
+    """A title as one line of plain text, at most ``TITLE_LENGTH`` characters."""
+    if is_html:
+        text = to_text(value)
+    else:  # entities too: many feeds escape their plain-text titles twice ("AT&amp;amp;T")
+        text = " ".join(htmllib.unescape(value[: TITLE_LENGTH * 4]).split())
+    return excerpt(text, TITLE_LENGTH)
+
+
+def _body_html(value: str, is_html: bool, base: str) -> str:
+    """Sanitized HTML of a summary or content, plain text escaped into paragraphs."""
+    value = value[:MAX_HTML_CHARS].strip()
+    if not value:
+        return ""
+    if is_html:
+        return sanitize_html(value, base)
+    paragraphs = [" ".join(p.split()) for p in value.split("\n\n")]
+    paragraphs = [htmllib.escape(p, quote=False) for p in paragraphs if p]
+    if len(paragraphs) == 1:
+        return paragraphs[0]
+    return "".join(f"<p>{p}</p>" for p in paragraphs)
+
+
+def _identity(guid: str | None, link: str | None, title: str, text: str) -> str:
+    """guid, else canonical link, else a hash of title and text: stable across re-polls."""
+    if guid:
+        return guid if len(guid) <= MAX_ID_CHARS else "sha256:" + _sha256(guid)
+    if link:
+        return link
+    return "sha256:" + _sha256(f"{title}\n{text}")
+
+
+def _lead_image(candidates: Sequence[str], clean_html: str, base: str) -> str | None:
+    """Metadata image candidates first, then the first real image of the (cleaned) body."""
+    for candidate in candidates:
+        url = resolve_url(candidate, base)
+        if url and not is_beacon(url):
+            return url
+    return first_image(clean_html)
+
+
+def _names(values: Sequence[str], *, casefold: bool = False) -> tuple[str, ...]:
+    """Stripped, non-empty, de-duplicated names (case-insensitively for tags), order kept."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for value in values[: MAX_NAMES * 2]:
+        name = " ".join(value.split())[:MAX_NAME_CHARS]
+        key = name.casefold() if casefold else name
+        if name and key not in seen:
+            seen.add(key)
+            kept.append(name)
+    return tuple(kept[:MAX_NAMES])
+
+
+def _enclosures(values: Sequence[Enclosure], base: str) -> tuple[Enclosure, ...]:
+    kept: list[Enclosure] = []
+    for enclosure in values[:MAX_NAMES]:
+        url = resolve_url(enclosure.url, base)
+        if url and all(url != e.url for e in kept):
+            kept.append(Enclosure(url=url, type=enclosure.type, length=enclosure.length))
+    return tuple(kept)
+
+
+def _fp_authors(entry: dict[str, Any]) -> tuple[str, ...]:
+    people = _dicts(entry, "authors")
+    names = [_text(_get(a, "name")) or _text(_get(a, "email")) or "" for a in people]
+    if not any(names):
+        names = [_text(_get(entry, "author")) or ""]
+    return tuple(names)
+
+
+def _fp_images(entry: dict[str, Any], enclosures: list[dict[str, Any]]) -> tuple[str, ...]:
+    images = [
+        _text(_get(e, "href")) or ""
+        for e in enclosures
+        if (_text(_get(e, "type")) or "").lower().startswith("image/")
+    ]
+    images += [_text(_get(t, "url")) or "" for t in _dicts(entry, "media_thumbnail")]
+    images += [
+        _text(_get(m, "url")) or ""
+        for m in _dicts(entry, "media_content")
+        if _get(m, "medium") == "image" or (_text(_get(m, "type")) or "").startswith("image/")
+    ]
+    return tuple(i for i in images if i)
+
+
+def _fp_enclosure(value: dict[str, Any]) -> Enclosure:
+    return Enclosure(
+        url=_text(_get(value, "href")) or "",
+        type=(_text(_get(value, "type")) or "").strip().lower() or None,
+        length=parse_length(_get(value, "length")),
+    )
+
+
+def parse_length(value: object) -> int | None:
+    """A byte count from a feed attribute: a non-negative integer, else None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value >= 0 else None
+    text = _text(value)
+    if text and text.strip().isdigit() and len(text.strip()) < 19:
+        return int(text.strip())
+    return None
+
+
+def _pick_content(contents: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The first HTML content block (Atom content or content:encoded), else the first one."""
+    blocks = [c for c in contents if isinstance(c, dict)]
+    for block in blocks:
+        if is_html_type(_get(block, "type", "")):
+            return block
+    return blocks[0] if blocks else {}
+
+
+def _declared_base(detail: dict[str, Any], ctx: FeedContext) -> str | None:
+    """The xml:base in force on a detail (feedparser is given no other base), made absolute."""
+    base = _text(_get(detail, "base"))
+    return resolve_url(base, ctx.url) if base else None
+
+
+def is_html_type(content_type: object) -> bool:
+    """True for feedparser's HTML and XHTML content types."""
+    kind = _text(content_type) or ""
+    return "html" in kind or "xml" in kind
+
+
+def _dicts(entry: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    values = _get(entry, key) or ()
+    if not isinstance(values, list | tuple):
+        return []
+    return [v for v in values if isinstance(v, dict)]
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

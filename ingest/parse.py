@@ -1,0 +1,326 @@
+"""Bytes + response headers -> ``ParsedFeed``.
+
+RSS, Atom and RDF are read by feedparser, handed the bytes (never a URL or a path) with its own
+sanitizer and relative-URI rewriting off: ``ingest.sanitize`` cleans every HTML field once, which
+is most of the time feedparser would otherwise spend. JSON Feed is read by ``ingest.jsonfeed``.
+
+Before feedparser sees a document, XML entity declarations are bounded. expat (feedparser's strict
+parser) limits amplification only by a factor of 100, and when it gives up feedparser re-reads the
+document with a lenient parser that expands the "safe" internal entities itself, without limit.
+So both views are checked here - the declarations expat would read and the ones feedparser keeps
+for its lenient parser - and a document whose entities could expand beyond ``ENTITY_LIMIT``, or
+that declares external or parameter entities, is refused.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import io
+import itertools
+import re
+import xml.sax
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from xml.parsers import expat
+from xml.sax.expatreader import ExpatParser
+
+import feedparser
+from feedparser.encodings import convert_to_utf8
+from feedparser.sanitizer import replace_doctype
+
+from .errors import ParseError
+from .jsonfeed import looks_like_json, parse_json_feed
+from .models import ParsedFeed
+from .normalize import FeedContext, dedupe, entry_from_feedparser, is_html_type, plain_title
+from .urls import canonical_link
+
+MAX_ENTRIES = 1000  # entries normalised per document; the rest are reported in the warning
+MAX_ENTRY_TAGS = 20_000  # more <item>/<entry> tags than this and the document is refused
+# feedparser spends ~15 microseconds per XML element, twice when the strict parse fails; no real
+# feed comes near this many tags outside CDATA sections (a 1,000-entry feed has ~30,000).
+MAX_MARKUP_TAGS = 200_000
+MAX_ATTRIBUTES = 64  # xml.sax looks attributes up in a list, quadratic in their number
+ENTITY_LIMIT = 1_000_000  # characters that declared XML entities may add to a document
+MAX_ENTITY_DECLARATIONS = 256
+_MB = 1_000_000
+_ASK = " (not read, for safety); ask the publisher to remove the DOCTYPE's entity declarations"
+
+# Encodings in which every ASCII character of the decoded text comes from the same single byte,
+# so looking for b"<!ENTITY" in the raw bytes is as good as looking in the decoded text.
+_ASCII_TRANSPARENT = frozenset(
+    {"ascii", "utf-8", "utf-8-sig", "latin-1", "koi8-r", "koi8-u", "mac-roman", "mac-cyrillic"}
+    | {f"iso8859-{n}" for n in range(2, 17)}
+    | {f"cp{n}" for n in (437, 850, 866, 874, 932, 949, 950, 1250, 1251, 1252, 1253, 1254)}
+    | {"cp1255", "cp1256", "cp1257", "cp1258", "tis-620", "gb2312", "gbk", "gb18030", "big5"}
+    | {"big5hkscs", "shift_jis", "euc_jp", "euc_kr", "iso2022_jp", "iso2022_kr"}
+)
+_DECLARED_ENCODING = re.compile(rb"""encoding\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
+# An HTML page starts with its <html> (or <head>/<body>) element; a DOCTYPE alone is not enough,
+# as some feeds carry an XHTML DOCTYPE by mistake.
+_HTML_START = re.compile(
+    rb"\s*(?:<\?xml[^>]*>\s*)?(?:(?:<!--.*?-->|<!doctype[^>]*>)\s*)*<(?:html|head|body)[\s>]",
+    re.IGNORECASE | re.DOTALL,
+)
+_LABELS = ("NonXMLContentType", "CharacterEncodingOverride")  # problems of headers, not XML
+_HTML_DOCTYPE = re.compile(rb"<!doctype\s+html", re.IGNORECASE)
+_ENTITY_REF = re.compile(r"&([^\s&;#<>\"']+);")
+_UNSAFE_START = (b"\xff\xfe", b"\xfe\xff", b"\x4c\x6f\xa7\x94")  # UTF-16/32 BOMs, EBCDIC '<?xm'
+
+
+def parse_feed(content: bytes, headers: Mapping[str, str], url: str, now: datetime) -> ParsedFeed:
+    """Parse a fetched feed body; ParseError when it is not a feed we can read."""
+    lowered = {key.lower(): value for key, value in headers.items()}
+    content_type = lowered.get("content-type", "")
+    if not content.strip():
+        raise ParseError("not a feed: the response body is empty")
+    if looks_like_json(content, content_type):
+        return parse_json_feed(content, url, now)
+    if _HTML_START.match(content, 0, 4096):
+        raise _html_page(content_type)
+    _check_size(content)
+    # Relative URLs resolve against the URL that answered (RFC 7231 dropped Content-Location as
+    # a base), and without it feedparser skips a urljoin per element.
+    lowered.pop("content-location", None)
+    check_entities(content, lowered)
+    result = feedparser.parse(
+        io.BytesIO(content),
+        response_headers=lowered,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    return _to_parsed(result, url, now, content, content_type)
+
+
+class _BufferedExpatParser(ExpatParser):
+    """xml.sax's expat driver with adjacent character data delivered in one piece."""
+
+    def reset(self) -> None:
+        """Create the expat parser, then turn on its text buffering."""
+        super().reset()
+        self._parser.buffer_text = True
+
+    def start_element(self, name: str, attrs: dict[str, str]) -> None:
+        """An element start, with at most MAX_ATTRIBUTES attributes."""
+        super().start_element(name, _first_attributes(attrs))
+
+    def start_element_ns(self, name: str, attrs: dict[str, str]) -> None:
+        """A namespaced element start, with at most MAX_ATTRIBUTES attributes."""
+        super().start_element_ns(name, _first_attributes(attrs))
+
+
+def _first_attributes(attrs: dict[str, str]) -> dict[str, str]:
+    if len(attrs) <= MAX_ATTRIBUTES:
+        return attrs
+    return dict(itertools.islice(attrs.items(), MAX_ATTRIBUTES))
+
+
+def create_parser() -> ExpatParser:
+    """xml.sax driver hook: expat with text buffering, a quarter faster on escaped HTML."""
+    return _BufferedExpatParser()
+
+
+# feedparser asks xml.sax.make_parser for its PREFERRED_XML_PARSERS first; by default expat then
+# calls feedparser once per text run between two entity references (&lt; ...), which is most of
+# its time on Atom's escaped HTML. Naming this module as a driver makes expat buffer the text.
+if __name__ not in feedparser.api.PREFERRED_XML_PARSERS:
+    feedparser.api.PREFERRED_XML_PARSERS.insert(0, __name__)
+
+
+def check_entities(content: bytes, headers: Mapping[str, str]) -> None:
+    """Refuse a document whose XML entity declarations could blow up when expanded."""
+    if b"<!ENTITY" not in content and _ascii_transparent(content, headers):
+        return
+    data = convert_to_utf8(dict(headers), content, {})  # the bytes feedparser will parse
+    if b"<!ENTITY" not in data:
+        return
+    _, replaced, lenient = replace_doctype(data)
+    declared, root = _declared_entities(data)
+    body = data[root:]  # references inside the DTD itself are counted by nesting, not here
+    views = [(lenient, False), (declared, True), (_declared_entities(replaced)[0], True)]
+    for entities, nested in views:
+        if len(entities) > MAX_ENTITY_DECLARATIONS:
+            raise ParseError(
+                f"refused: the feed declares {len(entities):,} XML entities "
+                f"(limit {MAX_ENTITY_DECLARATIONS}){_ASK}"
+            )
+        _bound(entities, body, nested=nested)
+
+
+def _to_parsed(
+    result: Mapping[str, Any], url: str, now: datetime, content: bytes, content_type: str
+) -> ParsedFeed:
+    """feedparser's result -> ``ParsedFeed``, or ParseError when it found no feed."""
+    raw_entries = result.get("entries") or []
+    version = result.get("version") or ""
+    bozo = result.get("bozo_exception") if result.get("bozo") else None
+    problem = None
+    if bozo is not None:  # feedparser adds an XML declaration line to documents without one
+        declared = content.lstrip(b"\xef\xbb\xbf").startswith(b"<?xml")
+        problem = describe_bozo(bozo, 0 if declared else 1)
+    # A feed with no entries is fine unless the XML itself was broken (not just mislabelled).
+    broken = bozo is not None and type(bozo).__name__ not in _LABELS
+    if not raw_entries and (broken or not version):
+        if "html" in content_type.lower() or _HTML_DOCTYPE.search(content, 0, 1024):
+            raise _html_page(content_type)
+        raise ParseError(f"not a feed: {problem or 'no RSS, Atom or RDF element found'}")
+    feed = result.get("feed") or {}
+    authors = _feed_authors(feed) if version.startswith("atom") else ()
+    ctx = FeedContext(url=url, now=now, authors=authors)
+    entries, duplicates = dedupe(entry_from_feedparser(e, ctx) for e in raw_entries[:MAX_ENTRIES])
+    warnings = [problem] if problem else []
+    if len(raw_entries) > MAX_ENTRIES:
+        warnings.append(
+            f"the feed lists {len(raw_entries)} entries; only the first {MAX_ENTRIES} were read"
+        )
+    title = feed.get("title_detail") or {}
+    return ParsedFeed(
+        title=plain_title(title.get("value") or "", is_html_type(title.get("type"))) or None,
+        link=canonical_link(feed.get("link"), url),
+        entries=entries,
+        warning="; ".join(warnings) or None,
+        duplicates=duplicates,
+        kind=version,
+    )
+
+
+def describe_bozo(exc: BaseException, added_lines: int = 0) -> str:
+    """feedparser's bozo exception as a sentence an admin can act on."""
+    if isinstance(exc, xml.sax.SAXParseException):
+        line = max(1, exc.getLineNumber() - added_lines)
+        return f"malformed XML at line {line}, column {exc.getColumnNumber()}: {exc.getMessage()}"
+    message = str(exc) or type(exc).__name__
+    prefixes = {
+        "CharacterEncodingOverride": "wrong character encoding: ",
+        "CharacterEncodingUnknown": "unknown character encoding: ",
+        "NonXMLContentType": "unexpected Content-Type: ",
+        "UndeclaredNamespace": "undeclared XML namespace: ",
+    }
+    return prefixes.get(type(exc).__name__, "") + message
+
+
+def _html_page(content_type: str) -> ParseError:
+    served = f" (Content-Type {content_type})" if content_type else ""
+    return ParseError(
+        f"not a feed: got an HTML page{served}; "
+        "the site may have moved its feed - use the feed URL that the page links to"
+    )
+
+
+def _check_size(content: bytes) -> None:
+    """Refuse documents with absurdly many entries or tags before feedparser spends time on them."""
+    entries = content.count(b"<item") + content.count(b"<entry")
+    if entries > MAX_ENTRY_TAGS:
+        raise ParseError(
+            f"refused: the feed has about {entries:,} entries (limit {MAX_ENTRY_TAGS:,}); "
+            "ask the publisher for a shorter feed"
+        )
+    tags = content.count(b"<")
+    if tags > MAX_MARKUP_TAGS:
+        tags -= _in_cdata(content)
+    if tags > MAX_MARKUP_TAGS:
+        raise ParseError(
+            f"refused: the document has {tags:,} XML tags (limit {MAX_MARKUP_TAGS:,}); "
+            "it is too large or too broken to read in reasonable time"
+        )
+
+
+def _in_cdata(content: bytes) -> int:
+    """How many '<' sit inside CDATA sections (text to the XML parser, not elements)."""
+    inside = 0
+    start = content.find(b"<![CDATA[")
+    while start >= 0:
+        end = content.find(b"]]>", start)
+        end = len(content) if end < 0 else end
+        inside += content.count(b"<", start + 1, end)
+        start = content.find(b"<![CDATA[", end)
+    return inside
+
+
+def _ascii_transparent(content: bytes, headers: Mapping[str, str]) -> bool:
+    """True when every encoding feedparser might decode ``content`` with keeps ASCII as is."""
+    if content.startswith(_UNSAFE_START) or b"\x00" in content[:1024]:
+        return False
+    names = [m.decode("ascii") for m in _DECLARED_ENCODING.findall(content, 0, 1024)]
+    names += _CHARSET.findall(headers.get("content-type", ""))
+    for name in names:
+        try:
+            canonical = codecs.lookup(name).name
+        except LookupError:
+            continue  # feedparser cannot decode with it either
+        if canonical not in _ASCII_TRANSPARENT:
+            return False
+    return True
+
+
+def _declared_entities(document: bytes) -> tuple[dict[str, str], int]:
+    """General entities declared in the prolog as expat reads them, and where the root starts."""
+    declared: dict[str, str] = {}
+    root = [0]  # the whole document when expat stops before the root element
+
+    def on_entity(name: str, is_parameter: int, value: str | None, *_: object) -> None:
+        if is_parameter:
+            raise ParseError(f"refused: the feed declares the XML parameter entity %{name};{_ASK}")
+        if value is None:
+            raise ParseError(f"refused: the feed declares the external XML entity &{name};{_ASK}")
+        declared.setdefault(name, value)
+
+    def at_root(*_: object) -> None:
+        root[0] = parser.CurrentByteIndex
+        raise _RootReached
+
+    parser = expat.ParserCreate()
+    parser.EntityDeclHandler = on_entity
+    parser.StartElementHandler = at_root
+    with contextlib.suppress(_RootReached, expat.ExpatError):
+        parser.Parse(document, True)
+    return declared, root[0]
+
+
+class _RootReached(Exception):
+    """Raised by the prolog scan once the root element starts: the DTD is behind us."""
+
+
+def _bound(declared: Mapping[str, str], body: bytes, *, nested: bool) -> None:
+    """ParseError when ``declared`` entities, referenced as ``body`` does, exceed the limit."""
+    if not declared:
+        return
+    sizes = _expanded_sizes(declared) if nested else {n: len(v) for n, v in declared.items()}
+    total = sum(size * body.count(f"&{name};".encode()) for name, size in sizes.items() if size)
+    if total > ENTITY_LIMIT:
+        raise ParseError(
+            f"refused: the feed declares XML entities that would expand to {total / _MB:,.1f} MB "
+            f"(limit {ENTITY_LIMIT / _MB:g} MB); an entity-expansion attack or a broken feed"
+        )
+
+
+def _expanded_sizes(declared: Mapping[str, str]) -> dict[str, int]:
+    """Length of each entity's replacement text once the entities it mentions are expanded."""
+    sizes: dict[str, int] = {}
+    cap = 10**15  # keeps the numbers small; far past the limit the exact size does not matter
+
+    def size(name: str, path: frozenset[str]) -> int:
+        if name in sizes:
+            return sizes[name]
+        if name in path:
+            raise ParseError(f"refused: the XML entity &{name}; refers to itself")
+        value = declared[name]
+        total = len(_ENTITY_REF.sub("", value))
+        for ref in _ENTITY_REF.findall(value):
+            if ref in declared:
+                total = min(cap, total + size(ref, path | {name}))
+        sizes[name] = total
+        return total
+
+    for name in declared:
+        size(name, frozenset())
+    return sizes
+
+
+def _feed_authors(feed: Mapping[str, Any]) -> tuple[str, ...]:
+    people = feed.get("authors") or []
+    return tuple(
+        p["name"] for p in people if isinstance(p, Mapping) and isinstance(p.get("name"), str)
+    )

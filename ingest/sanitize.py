@@ -1,0 +1,249 @@
+"""Allow-list HTML cleaning (nh3), tracking-pixel removal, relative URLs and plain-text excerpts.
+
+nh3 (the Rust ammonia sanitizer) parses like a browser and keeps only the tags and attributes
+below, so nothing active survives: no script, style, frames, plugins, forms, SVG/MathML, event
+handlers, style attributes or non-http(s)/mailto URLs. Its normalised output is then read by one
+regular expression pass over ``<a>``/``<img>`` tags (cheaper than an nh3 attribute callback, which
+runs for every attribute) to make relative URLs absolute and to drop tracking pixels.
+
+Tracking pixels are images 0 or 1 pixel wide or high, and images from these beacon hosts
+(a host matches itself and its subdomains):
+
+- any host starting with ``pixel.`` (pixel.wp.com, pixel.quantserve.com, ...),
+- stats.wordpress.com, feedsportal.com, doubleclick.net, google-analytics.com,
+  scorecardresearch.com,
+- FeedBurner and FeedBlitz item beacons: feeds.feedburner.com/~r/, feedproxy.google.com/~r/,
+  feeds.feedblitz.com/~/i/, and facebook.com/tr (the Meta pixel).
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+
+ALLOWED_TAGS = frozenset(
+    {"p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "li"}
+    | {"a", "img", "figure", "figcaption", "dl", "dt", "dd", "abbr", "cite", "q", "time"}
+    | {"em", "strong", "b", "i", "u", "s", "sub", "sup", "code", "pre", "kbd"}
+    | {"table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td"}
+)
+ALLOWED_ATTRIBUTES: dict[str, frozenset[str]] = {
+    "a": frozenset({"href", "title"}),
+    "img": frozenset({"src", "alt", "width", "height", "title"}),
+    "abbr": frozenset({"title"}),
+    "time": frozenset({"datetime"}),
+    "ol": frozenset({"start"}),
+    "td": frozenset({"colspan", "rowspan"}),
+    "th": frozenset({"colspan", "rowspan", "scope"}),
+}
+# Removed together with everything inside them; other unknown tags are unwrapped (text kept).
+DROPPED_WITH_CONTENT = frozenset(
+    {"script", "style", "template", "iframe", "frame", "frameset", "object", "embed", "applet"}
+    | {"svg", "math", "noembed", "noframes", "textarea", "select", "head", "title"}
+)
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+LINK_REL = "noopener noreferrer"
+BEACON_HOSTS = frozenset(
+    {"stats.wordpress.com", "feedsportal.com", "doubleclick.net", "google-analytics.com"}
+    | {"scorecardresearch.com"}
+)
+BEACON_PATHS = (
+    ("feeds.feedburner.com", "/~r/"),
+    ("feedproxy.google.com", "/~r/"),
+    ("feeds.feedblitz.com", "/~/i/"),
+    ("facebook.com", "/tr"),
+)
+TEXT_SOURCE_LIMIT = 16_384  # characters of HTML read for a plain-text excerpt or title
+# html5 tree building (nh3's parser, like a browser's) costs time quadratic in the nesting depth.
+# Below CHEAP_TAGS tags the worst case stays under half a second; above it the nesting is
+# checked first, and HTML nested deeper than MAX_DEPTH is kept as its plain text only.
+CHEAP_TAGS = 4_000
+MAX_DEPTH = 256
+_VOID = frozenset({"br", "img", "hr", "input", "meta", "link", "area", "base", "col", "embed"})
+_SIBLINGS = frozenset({"p", "li", "dt", "dd", "tr", "td", "th", "option"})
+_TAG_TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*>?")
+
+_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    clean_content_tags=set(DROPPED_WITH_CONTENT),
+    attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+    url_schemes=set(URL_SCHEMES),
+    link_rel=LINK_REL,
+    strip_comments=True,
+)
+_TEXT_CLEANER = nh3.Cleaner(tags=set(), clean_content_tags=set(DROPPED_WITH_CONTENT))
+# nh3 serialises every attribute as name="value" with '"' and '>' escaped, and escapes '<' in
+# text, so these patterns only ever see whole, real tags of its output. Only images (pixels) and
+# links that are not already absolute http(s) need a look.
+_NEEDS_PASS = re.compile(r'<img[\s>]|(?:href|src)="(?!https?://)')
+_URL_TAG = re.compile(r'<(img)(?:\s[^>]*)?>|<(a)\s[^>]*?href="(?!https?://)[^>]*>')
+# Browsers show <noscript> content to readers without scripts (and mail clients): it often
+# holds the real <img> of a lazy-loaded picture, so it is unwrapped rather than read as text.
+_NOSCRIPT = re.compile(r"</?noscript\b[^>]*>", re.IGNORECASE)
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#]*", re.IGNORECASE)
+_HOST_PATH = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]*)(?::[^/?#]*)?([^?#]*)")
+_ATTR = re.compile(r'([^\s=/>]+)="([^"]*)"')
+_PIXEL_SIZE = re.compile(r"\s*[01](?:\.0*)?\s*(?:px)?\s*", re.IGNORECASE)
+_BLOCK_TAGS = frozenset(
+    {"p", "br", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "td", "th"}
+    | {"dt", "dd", "figure", "figcaption", "pre", "hr", "ul", "ol", "dl", "table", "caption"}
+    | {"section", "article", "header", "footer", "aside", "img"}
+)
+_BLOCK_BOUNDARY = re.compile(
+    r"<(?=/?(?:p|br|div|li|h[1-6]|blockquote|tr|td|th|dt|dd|figure|figcaption|pre|hr"
+    r"|ul|ol|dl|table|caption|section|article|header|footer|aside)[\s/>])",
+    re.IGNORECASE,
+)
+_CLEAN_TAG = re.compile(r"</?([a-zA-Z0-9]+)[^>]*>")
+
+
+def sanitize_html(html: str, base: str | None = None) -> str:
+    """Allow-listed, inert HTML with absolute URLs and without tracking pixels."""
+    if not html:
+        return ""
+    if "<" not in html and "&" not in html and ">" not in html:
+        return html
+    if _NOSCRIPT.search(html):
+        html = _NOSCRIPT.sub("", html)
+    if html.count("<") > CHEAP_TAGS and _too_deep(html):
+        return htmllib.escape(" ".join(htmllib.unescape(_TAG_TOKEN.sub(" ", html)).split()))
+    cleaned = _CLEANER.clean(html)
+    if _NEEDS_PASS.search(cleaned):
+        origin = _ORIGIN.match(base) if base else None
+        cleaned = _URL_TAG.sub(lambda m: _fix_tag(m, base, origin and origin.group(0)), cleaned)
+    return cleaned
+
+
+def is_beacon(url: str) -> bool:
+    """True when an image URL points at a known tracking-beacon host."""
+    match = _HOST_PATH.match(url)
+    if match is None:
+        return False
+    host, path = match.group(1).lower().rstrip("."), match.group(2)
+    if host.startswith("pixel."):
+        return True
+    labels = host.split(".")
+    if any(".".join(labels[i:]) in BEACON_HOSTS for i in range(len(labels))):
+        return True
+    return any(
+        (host == beacon or host.endswith("." + beacon)) and path.startswith(prefix)
+        for beacon, prefix in BEACON_PATHS
+    )
+
+
+def first_image(clean_html: str) -> str | None:
+    """The src of the first image of already sanitized HTML, if any."""
+    start = clean_html.find("<img")
+    if start < 0:
+        return None
+    end = clean_html.find(">", start)
+    for name, value in _ATTR.findall(clean_html, start, end):
+        if name == "src":
+            return htmllib.unescape(value)
+    return None
+
+
+def to_text(html: str) -> str:
+    """Plain text of an HTML fragment: tags dropped, entities decoded, whitespace collapsed."""
+    if not html:
+        return ""
+    if "<" in html or "&" in html:
+        html = _NOSCRIPT.sub("", html[:TEXT_SOURCE_LIMIT])
+        html = _TEXT_CLEANER.clean(_BLOCK_BOUNDARY.sub(" <", html))
+        html = htmllib.unescape(html)
+    return " ".join(html.split())
+
+
+def clean_text(clean_html: str) -> str:
+    """Plain text of HTML already cleaned by ``sanitize_html`` (cheaper than ``to_text``)."""
+    if "<" not in clean_html and "&" not in clean_html:
+        return " ".join(clean_html.split())
+    text = _CLEAN_TAG.sub(_tag_gap, clean_html[:TEXT_SOURCE_LIMIT])
+    return " ".join(htmllib.unescape(text).split())
+
+
+def excerpt(text: str, length: int) -> str:
+    """``text`` cut to at most ``length`` characters at a word boundary, with an ellipsis."""
+    if len(text) <= length:
+        return text
+    if length <= 1:
+        return "…"[:length]
+    cut = text[: length - 1]
+    space = cut.rfind(" ")
+    if not text[length - 1].isspace() and space > length // 2:
+        cut = cut[:space]  # do not end inside a word
+    return cut.rstrip(" ,;:-–—") + "…"
+
+
+def _fix_tag(match: re.Match[str], base: str | None, origin: str | None) -> str:
+    """One <a> or <img> tag of nh3's output with its URL made absolute; '' for a pixel."""
+    name = match.group(1) or match.group(2)
+    attrs = dict(_ATTR.findall(match.group(0)))
+    url_name = "src" if name == "img" else "href"
+    raw = attrs.get(url_name)
+    if raw is None:
+        return "" if name == "img" else match.group(0)
+    url = _absolute(htmllib.unescape(raw) if "&" in raw else raw, base, origin)
+    if name == "img" and (url is None or _is_pixel(attrs, url)):
+        return ""
+    if url is None:
+        del attrs[url_name]
+    elif url == raw:
+        return match.group(0)
+    else:
+        attrs[url_name] = htmllib.escape(url, quote=True)
+    return f"<{name}" + "".join(f' {key}="{value}"' for key, value in attrs.items()) + ">"
+
+
+def _too_deep(html: str) -> bool:
+    """True when elements nest deeper than MAX_DEPTH (a cheap model of html5 tree building)."""
+    stack: list[str] = []
+    for match in _TAG_TOKEN.finditer(html):
+        closing, name = match.group(1), match.group(2).lower()
+        if closing:
+            if stack and stack[-1] == name:
+                stack.pop()
+            elif name in stack:
+                del stack[len(stack) - 1 - stack[::-1].index(name) :]
+        elif name in _VOID or match.group(0).endswith("/>"):
+            continue
+        elif not (name in _SIBLINGS and stack and stack[-1] == name):
+            stack.append(name)
+            if len(stack) > MAX_DEPTH:
+                return True
+    return False
+
+
+def _tag_gap(match: re.Match[str]) -> str:
+    """A block-level tag becomes a space between words; an inline tag disappears."""
+    return " " if match.group(1).lower() in _BLOCK_TAGS else ""
+
+
+def _absolute(url: str, base: str | None, origin: str | None) -> str | None:
+    """``url`` resolved against ``base``; None when the result is not a safe scheme."""
+    url = url.strip()
+    if url.startswith(("http://", "https://")):
+        return url
+    if origin and url.startswith("/") and not url.startswith("//") and "/." not in url:
+        return origin + url  # the common root-relative case, without urljoin's cost
+    try:
+        if base:
+            url = urljoin(base, url)
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+    if scheme in URL_SCHEMES or (not scheme and not base):
+        return url
+    return None
+
+
+def _is_pixel(attrs: dict[str, str], src: str) -> bool:
+    """True for a 0/1-pixel image or an image served by a beacon host."""
+    for name in ("width", "height"):
+        value = attrs.get(name)
+        if value is not None and _PIXEL_SIZE.fullmatch(value):
+            return True
+    return is_beacon(src)
