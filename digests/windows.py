@@ -2,8 +2,8 @@
 
 The next window starts exactly where the last delivered one ended, so across consecutive
 digests nothing is skipped or repeated; after downtime the first digest covers the whole gap.
-A new subscriber's first digest is due at once and covers one period of the schedule up to
-now (a day for "daily"); from then on digests follow the schedule.
+A new subscriber's first digest is due at once and covers the schedule's last whole period
+(a day for "daily") and what came since, up to now; from then on digests follow the schedule.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ def plan(
             return None
         return Window(open_window.start, max(target, open_window.end))
     if last_end is None:  # a new subscriber gets a first digest at once, covering one period
-        return Window(now - period(cron, zone, now), now)
+        # The start comes from the schedule, not the clock, so that processes racing to send it
+        # claim the same (subscriber, window_start) in the ledger and only one of them sends.
+        return Window(target - period(cron, zone, now), now)
     if target <= last_end:
         return None
     return Window(last_end, target)
