@@ -83,9 +83,7 @@ def poll_command(
     application = run_or_exit(lambda: App.open(config))
     report = run_or_exit(lambda: poll_round(application, all_feeds, quiet=as_json))
     if as_json:
-        out.print(
-            to_json({k: v for k, v in report.as_dict().items() if k != "errors"}), markup=False
-        )
+        out.print(to_json(report.counts()), markup=False)
     else:
         out.print(report.summary(), markup=False)
         for error in report.errors[:20]:
@@ -142,7 +140,7 @@ def run_command(
         application, application.settings.subscribers, force=False, dry_run=False, quiet=as_json
     )
     if as_json:
-        polled = {k: v for k, v in report.as_dict().items() if k != "errors"}
+        polled = report.counts()
         out.print(
             to_json({"poll": polled, "digest": digest_cli.report_dict(digests)}), markup=False
         )

@@ -9,15 +9,14 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from broadsheet import USER_AGENT
-from broadsheet.units import parse_duration, parse_size
+from broadsheet.checks import EMAIL, Checker, address, duration, http_url, kind, size
 from digests.schedule import ScheduleError, to_cron
 from digests.settings import DigestSettings, SmtpSettings, Subscriber
 from ingest.errors import ConfigError
@@ -25,8 +24,6 @@ from ingest.models import FeedSpec, PollSettings
 
 DEFAULT_PATH = Path("config/broadsheet.toml")
 ENV_VAR = "BROADSHEET_CONFIG"
-_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
-_ADDRESS = re.compile(r"^(?:[^<>]*<\s*([^<>\s]+)\s*>|([^<>\s]+))\s*$")
 
 
 @dataclass(frozen=True)
@@ -107,7 +104,7 @@ def apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[s
 
 def parse(raw: dict[str, Any], file: Path) -> Settings:
     """Validate an already-decoded config; ``file`` names it in messages and anchors paths."""
-    check = _Checker(file)
+    check = Checker(file)
     check.keys(raw, "", {"storage", "poll", "feeds", "smtp", "digests", "subscribers", "worker"})
     base = file.resolve().parent
     storage = check.table(raw, "storage", {"url"})
@@ -123,122 +120,9 @@ def parse(raw: dict[str, Any], file: Path) -> Settings:
     return Settings(file, storage_url, poll, feeds, smtp, digests, subscribers, worker)
 
 
-class _Checker:
-    """Collects problems; each check returns a usable value (the default) even when wrong."""
-
-    def __init__(self, file: Path) -> None:
-        self.file = file
-        self.problems: list[str] = []
-
-    def fail(self, key: str, message: str) -> None:
-        self.problems.append(f"{self.file}: {key}: {message}")
-
-    def keys(self, table: dict[str, Any], prefix: str, allowed: set[str]) -> None:
-        for key in table:
-            if key not in allowed:
-                where = f"{prefix}.{key}" if prefix else key
-                known = ", ".join(sorted(allowed))
-                self.fail(where, f"unknown key (a typo?); known keys here: {known}")
-
-    def table(self, raw: dict[str, Any], name: str, allowed: set[str]) -> dict[str, Any]:
-        value = raw.get(name, {})
-        if not isinstance(value, dict):
-            self.fail(name, f"expected a table [{name}], got {_kind(value)}")
-            return {}
-        self.keys(value, name, allowed)
-        return value
-
-    def typed(self, table: dict[str, Any], key: str, where: str, kind: type, default: Any) -> Any:
-        if key not in table:
-            return default
-        value = table[key]
-        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-            self.fail(f"{where}.{key}", f"expected {_NAMES[kind]}, got {_kind(value)}")
-            return default
-        return value
-
-    def converted(
-        self,
-        table: dict[str, Any],
-        key: str,
-        where: str,
-        convert: Callable[[Any], Any],
-        default: Any,
-    ) -> Any:
-        if key not in table:
-            return default
-        try:
-            return convert(table[key])
-        except (ValueError, TypeError) as exc:
-            self.fail(f"{where}.{key}", str(exc))
-            return default
-
-    def positive(self, table: dict[str, Any], key: str, where: str, default: int) -> int:
-        value = self.typed(table, key, where, int, default)
-        if value < 1:
-            self.fail(f"{where}.{key}", f"expected a whole number of at least 1, got {value}")
-            return default
-        return value
-
-    def strings(self, table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
-        value = table.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.fail(f"{where}.{key}", f"expected a list of strings, got {_kind(value)}")
-            return ()
-        return tuple(value)
-
-    def array(self, raw: Any, name: str) -> list[tuple[str, dict[str, Any]]]:
-        if not isinstance(raw, list):
-            self.fail(name, f"expected an array of tables [[{name}]], got {_kind(raw)}")
-            return []
-        items = []
-        for index, item in enumerate(raw):
-            where = f"{name}[{index}]"
-            if not isinstance(item, dict):
-                self.fail(where, f"expected a table, got {_kind(item)}")
-                continue
-            items.append((where, item))
-        return items
-
-
-_NAMES = {str: "a string", int: "a whole number", bool: "true or false", list: "a list"}
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int | float):
-        return f"a number ({value})"
-    if isinstance(value, str):
-        return f"a string ({value!r})"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    return type(value).__name__
-
-
-def _duration(value: Any) -> float:
-    if not isinstance(value, str):
-        raise ValueError(f'expected a duration such as "30m", got {_kind(value)}')
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise ValueError(f"expected a duration above zero, got {value!r}")
-    return seconds
-
-
-def _size(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError(f'expected a size such as "10MB", got {_kind(value)}')
-    size = parse_size(value)
-    if size < 1024:
-        raise ValueError(f"expected a size of at least 1KB, got {value!r}")
-    return size
-
-
-def _storage_url(check: _Checker, url: Any, base: Path) -> str:
+def _storage_url(check: Checker, url: Any, base: Path) -> str:
     if not isinstance(url, str):
-        check.fail("storage.url", f"expected a database URL string, got {_kind(url)}")
+        check.fail("storage.url", f"expected a database URL string, got {kind(url)}")
         return f"sqlite:///{base / 'data' / 'broadsheet.db'}"
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
@@ -271,10 +155,10 @@ _POLL_KEYS = {
 }
 
 
-def _poll(check: _Checker, table: dict[str, Any]) -> PollSettings:
+def _poll(check: Checker, table: dict[str, Any]) -> PollSettings:
     d = PollSettings()
     durations = {
-        k: check.converted(table, k, "poll", _duration, getattr(d, k))
+        k: check.converted(table, k, "poll", duration, getattr(d, k))
         for k in (
             "interval",
             "connect_timeout",
@@ -294,7 +178,7 @@ def _poll(check: _Checker, table: dict[str, Any]) -> PollSettings:
     return PollSettings(
         concurrency=check.positive(table, "concurrency", "poll", d.concurrency),
         per_host=check.positive(table, "per_host", "poll", d.per_host),
-        max_bytes=check.converted(table, "max_bytes", "poll", _size, d.max_bytes),
+        max_bytes=check.converted(table, "max_bytes", "poll", size, d.max_bytes),
         max_redirects=redirects,
         user_agent=check.typed(table, "user_agent", "poll", str, "") or USER_AGENT,
         workers=max(workers, 0),
@@ -302,16 +186,7 @@ def _poll(check: _Checker, table: dict[str, Any]) -> PollSettings:
     )
 
 
-def _http_url(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected an http(s) URL, got {_kind(value)}")
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-    return value.strip()
-
-
-def _feeds(check: _Checker, raw: Any) -> list[FeedSpec]:
+def _feeds(check: Checker, raw: Any) -> list[FeedSpec]:
     feeds: list[FeedSpec] = []
     seen: dict[str, str] = {}
     for where, item in check.array(raw, "feeds"):
@@ -319,7 +194,7 @@ def _feeds(check: _Checker, raw: Any) -> list[FeedSpec]:
         if "url" not in item:
             check.fail(where, 'missing key "url" (the feed\'s address)')
             continue
-        url = check.converted(item, "url", where, _http_url, None)
+        url = check.converted(item, "url", where, http_url, None)
         if url is None:
             continue
         if url in seen:
@@ -331,7 +206,7 @@ def _feeds(check: _Checker, raw: Any) -> list[FeedSpec]:
                 url=url,
                 title=check.typed(item, "title", where, str, None),
                 tags=check.strings(item, "tags", where),
-                interval=check.converted(item, "interval", where, _duration, None),
+                interval=check.converted(item, "interval", where, duration, None),
                 enabled=check.typed(item, "enabled", where, bool, True),
             )
         )
@@ -341,17 +216,7 @@ def _feeds(check: _Checker, raw: Any) -> list[FeedSpec]:
 _SMTP_KEYS = {"host", "port", "security", "username", "password_env", "from", "reply_to", "timeout"}
 
 
-def _address(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected an email address, got {_kind(value)}")
-    match = _ADDRESS.match(value.strip())
-    bare = match and (match[1] or match[2])
-    if not bare or not _EMAIL.match(bare):
-        raise ValueError(f'expected an address like "Name <name@example.org>", got {value!r}')
-    return value.strip()
-
-
-def _smtp(check: _Checker, table: dict[str, Any]) -> SmtpSettings:
+def _smtp(check: Checker, table: dict[str, Any]) -> SmtpSettings:
     d = SmtpSettings()
     security = check.typed(table, "security", "smtp", str, d.security)
     if security not in ("starttls", "ssl", "none"):
@@ -367,9 +232,9 @@ def _smtp(check: _Checker, table: dict[str, Any]) -> SmtpSettings:
         security=security,
         username=check.typed(table, "username", "smtp", str, d.username),
         password_env=check.typed(table, "password_env", "smtp", str, d.password_env),
-        sender=check.converted(table, "from", "smtp", _address, d.sender),
-        reply_to=check.converted(table, "reply_to", "smtp", _address, "") if reply_to else "",
-        timeout=check.converted(table, "timeout", "smtp", _duration, d.timeout),
+        sender=check.converted(table, "from", "smtp", address, d.sender),
+        reply_to=check.converted(table, "reply_to", "smtp", address, "") if reply_to else "",
+        timeout=check.converted(table, "timeout", "smtp", duration, d.timeout),
     )
 
 
@@ -386,7 +251,7 @@ _DIGEST_KEYS = {
 }
 
 
-def _digests(check: _Checker, table: dict[str, Any], base: Path) -> DigestSettings:
+def _digests(check: Checker, table: dict[str, Any], base: Path) -> DigestSettings:
     d = DigestSettings()
     templates = check.typed(table, "templates", "digests", str, "")
     if templates and not (base / templates).is_dir():
@@ -404,11 +269,11 @@ def _digests(check: _Checker, table: dict[str, Any], base: Path) -> DigestSettin
         templates=(base / templates) if templates else None,
         excerpt_length=max(excerpt, 0),
         list_id=check.typed(table, "list_id", "digests", str, d.list_id),
-        unsubscribe=check.converted(table, "unsubscribe", "digests", _address, "")
+        unsubscribe=check.converted(table, "unsubscribe", "digests", address, "")
         if unsubscribe
         else "",
-        retry_base=check.converted(table, "retry_base", "digests", _duration, d.retry_base),
-        retry_max=check.converted(table, "retry_max", "digests", _duration, d.retry_max),
+        retry_base=check.converted(table, "retry_base", "digests", duration, d.retry_base),
+        retry_max=check.converted(table, "retry_max", "digests", duration, d.retry_max),
     )
 
 
@@ -427,13 +292,13 @@ _SUBSCRIBER_KEYS = {
 }
 
 
-def _subscribers(check: _Checker, raw: Any) -> list[Subscriber]:
+def _subscribers(check: Checker, raw: Any) -> list[Subscriber]:
     subscribers: list[Subscriber] = []
     seen: set[str] = set()
     for where, item in check.array(raw, "subscribers"):
         check.keys(item, where, _SUBSCRIBER_KEYS)
         email = item.get("email")
-        if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+        if not isinstance(email, str) or not EMAIL.match(email.strip()):
             check.fail(
                 f"{where}.email", f'expected an address like "ann@example.org", got {email!r}'
             )
@@ -466,7 +331,7 @@ def _subscribers(check: _Checker, raw: Any) -> list[Subscriber]:
         feeds = check.strings(item, "feeds", where)
         for index, url in enumerate(feeds):
             try:
-                _http_url(url)
+                http_url(url)
             except ValueError as exc:
                 check.fail(f"{where}.feeds[{index}]", str(exc))
         include, exclude = (
@@ -504,19 +369,19 @@ def _subscribers(check: _Checker, raw: Any) -> list[Subscriber]:
 _WORKER_KEYS = {"poll_every", "shutdown_timeout", "log_format", "healthy_within"}
 
 
-def _worker(check: _Checker, table: dict[str, Any]) -> WorkerSettings:
+def _worker(check: Checker, table: dict[str, Any]) -> WorkerSettings:
     d = WorkerSettings()
     log_format = check.typed(table, "log_format", "worker", str, d.log_format)
     if log_format not in ("text", "json"):
         check.fail("worker.log_format", f'expected "text" or "json", got {log_format!r}')
         log_format = d.log_format
     return WorkerSettings(
-        poll_every=check.converted(table, "poll_every", "worker", _duration, d.poll_every),
+        poll_every=check.converted(table, "poll_every", "worker", duration, d.poll_every),
         shutdown_timeout=check.converted(
-            table, "shutdown_timeout", "worker", _duration, d.shutdown_timeout
+            table, "shutdown_timeout", "worker", duration, d.shutdown_timeout
         ),
         log_format=log_format,
         healthy_within=check.converted(
-            table, "healthy_within", "worker", _duration, d.healthy_within
+            table, "healthy_within", "worker", duration, d.healthy_within
         ),
     )

@@ -58,6 +58,10 @@ class RoundReport:
         """Counts and errors as plain data."""
         return asdict(self)
 
+    def counts(self) -> dict[str, int]:
+        """The counts alone: what `broadsheet poll --json` prints."""
+        return {key: value for key, value in self.as_dict().items() if key != "errors"}
+
     def summary(self) -> str:
         """One line for people."""
         return (
