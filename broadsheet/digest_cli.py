@@ -122,4 +122,4 @@ def preview(
         output.write_text(document, encoding="utf-8")
         err.print(f"wrote {output} ({built.story_count} stories)", markup=False)
     else:
-        typer.echo(document, nl=False)
+        typer.echo(document, nl=not document.endswith("\n"))

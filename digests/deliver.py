@@ -37,10 +37,14 @@ class Delivery:
     digests: DigestSettings
 
     @property
+    def unsubscribe_address(self) -> str:
+        """Where readers write to unsubscribe: [digests].unsubscribe, else the From address."""
+        return parseaddr(self.digests.unsubscribe or self.smtp.sender)[1]
+
+    @property
     def unsubscribe(self) -> str:
-        """The mailto: URL for List-Unsubscribe and the footer."""
-        address = self.digests.unsubscribe or self.smtp.sender
-        return f"mailto:{parseaddr(address)[1]}?subject=unsubscribe"
+        """The mailto: URL for the List-Unsubscribe header."""
+        return f"mailto:{self.unsubscribe_address}?subject=unsubscribe"
 
     @property
     def domain(self) -> str:
@@ -124,7 +128,7 @@ def compose(engine: Engine, delivery: Delivery, subscriber: Subscriber, window: 
         subscriber,
         window,
         delivery.digests,
-        unsubscribe=delivery.unsubscribe,
+        unsubscribe=delivery.unsubscribe_address,
     )
 
 
