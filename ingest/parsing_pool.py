@@ -74,6 +74,8 @@ class ParsingPool:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
+            # The fork server imports the parser once; every pool process forks from it ready.
+            context.set_forkserver_preload(["ingest.parse"])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
         return self._pool
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text, update
 
 from ingest.models import FeedSpec, FeedState, Validators
 from ingest.store.schema import entries, feeds
@@ -108,13 +108,15 @@ def _due(now: datetime, since: datetime, everything: bool) -> Any:
     return and_(fresh, or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now))
 
 
+# Built once; the SET clause comes from the keys of the parameters. Building an UPDATE with
+# .values() for every feed took over twice the CPU of executing this one (and every round
+# releases every feed, most of them unchanged).
+_RELEASE = update(feeds).where(feeds.c.id == bindparam("feed_id"))
+
+
 def release(conn: Connection, feed_id: int, values: dict[str, Any]) -> None:
     """Write a feed's new fetch state and give up its lease, inside the caller's transaction."""
-    conn.execute(
-        update(feeds)
-        .where(feeds.c.id == feed_id)
-        .values(lease_owner=None, lease_until=None, **values)
-    )
+    conn.execute(_RELEASE, {**values, "lease_owner": None, "lease_until": None, "feed_id": feed_id})
 
 
 def get(engine: Engine, url: str) -> FeedState | None:

@@ -1,0 +1,128 @@
+"""Measuring helpers for the benchmarks: CPU with child processes, the feed server, reader's round.
+
+Standard library only. CPU is this process's (all threads, ``time.process_time``) plus its
+descendants': live ones read from /proc (user + system, and the children they reaped), reaped
+ones from ``os.times``. Processes given in ``exclude`` (the feed server) and theirs are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
+READER = "reader==3.26"
+VENV = Path(os.environ.get("BROADSHEET_BENCH_VENV", "/tmp/broadsheet-bench-venv"))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured run: wall and CPU seconds (this process; its descendants) and its result."""
+
+    wall: float
+    own: float
+    children: float
+    result: Any = None
+
+    @property
+    def cpu(self) -> float:
+        """All CPU seconds."""
+        return self.own + self.children
+
+
+def descendants_cpu(exclude: set[int]) -> float:
+    """CPU seconds of this process's live descendants (and of the children they reaped)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        times[pid] = sum(int(value) for value in fields[11:15]) / CLOCK_TICK
+    me = os.getpid()
+
+    def counted(pid: int) -> bool:
+        while pid and pid not in exclude:
+            pid = parents.get(pid, 0)
+            if pid == me:
+                return True
+        return False
+
+    return sum(spent for pid, spent in times.items() if counted(pid))
+
+
+def children_cpu(exclude: set[int]) -> float:
+    """CPU seconds of all descendants so far: live ones from /proc, reaped ones from rusage."""
+    reaped = os.times()
+    return reaped.children_user + reaped.children_system + descendants_cpu(exclude)
+
+
+def measure(work: Callable[[], Any], exclude: set[int]) -> Run:
+    """Run ``work`` once: its wall time and CPU, descendants included."""
+    wall, own, children = time.perf_counter(), time.process_time(), children_cpu(exclude)
+    result = work()
+    wall, own = time.perf_counter() - wall, time.process_time() - own
+    time.sleep(0.1)  # let exited pool processes be reaped, so that their CPU is accounted
+    return Run(wall, own, children_cpu(exclude) - children, result)
+
+
+def wait_idle(exclude: set[int], timeout: float = 30.0) -> None:
+    """Wait until the descendants stop using CPU (a new pool's processes done importing)."""
+    deadline = time.monotonic() + timeout
+    before = children_cpu(exclude)
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = children_cpu(exclude)
+        if now - before < 0.02:
+            return
+        before = now
+
+
+@contextmanager
+def feed_server(feeds: int, entries: int, hosts: int) -> Iterator[tuple[list[str], int]]:
+    """bench/_server.py in its own process: its base URLs and its pid."""
+    command = [sys.executable, str(HERE / "_server.py"), f"--feeds={feeds}"]
+    command += [f"--entries={entries}", f"--hosts={hosts}"]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        yield json.loads(process.stdout.readline())["bases"], process.pid
+    finally:
+        process.stdin.close()
+        process.wait(timeout=10)
+
+
+def reader_round(urls: list[str]) -> dict[str, Any] | str:
+    """reader's first round over ``urls`` in the benchmark virtualenv, or why it was skipped."""
+    python = VENV / "bin" / "python"
+    probe = [str(python), "-c", "import reader, sgmllib"]
+    if not python.exists() or subprocess.run(probe, capture_output=True).returncode != 0:
+        print(f"(installing {READER} and sgmllib3k into {VENV}, BROADSHEET_BENCH_VENV)", flush=True)
+        steps = [] if python.exists() else [[sys.executable, "-m", "venv", str(VENV)]]
+        steps.append([str(python), "-m", "pip", "install", "-q", READER, "sgmllib3k"])
+        for step in steps:
+            done = subprocess.run(step, capture_output=True, text=True)
+            if done.returncode != 0:
+                last = (done.stderr or done.stdout).strip().splitlines()[-1:]
+                return f"skipped: {' '.join(step[2:])} failed: {' '.join(last)}"
+    command = [str(python), str(HERE / "_reader_round.py"), *urls]
+    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1:]
+        return f"skipped: reader's round failed: {' '.join(last)}"
+    return json.loads(done.stdout)
