@@ -116,6 +116,7 @@ class _Round:
         self.clock = clock
         self.progress = progress
         self.report = RoundReport()
+        self.unchanged: list[tuple[int, dict[str, Any]]] = []
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="broadsheet-store")
 
     async def run(self, parser: ParsingPool, everything: bool) -> RoundReport:
@@ -138,6 +139,7 @@ class _Round:
                         break
                     self.report.feeds += len(batch)
                     await asyncio.gather(*(self._one(fetcher, parser, feed) for feed in batch))
+                    await self._store(self._release_unchanged)
         finally:
             self.writer.shutdown(wait=True)
         return self.report
@@ -161,13 +163,23 @@ class _Round:
         except FeedError as error:
             await self._store(self._record_failure, feed, error, now)
             return
+        if parsed is None:  # nothing to store but the fetch state: written with the batch's
+            self.unchanged.append((feed.id, self._success_values(feed, fetched, now)))
+            self._count(feed, fetched, None, 0, 0)
+            return
         await self._store(self._record_success, feed, fetched, parsed, now)
 
-    def _record_success(
-        self, feed: FeedState, fetched: Fetched, parsed: ParsedFeed | None, now: datetime
-    ) -> None:
+    def _release_unchanged(self) -> None:
+        """Write the fetch state of the batch's unchanged feeds in one transaction."""
+        pending, self.unchanged = self.unchanged, []
+        if pending:
+            with self.engine.begin() as conn:
+                for feed_id, values in pending:
+                    stored_feeds.release(conn, feed_id, values)
+
+    def _success_values(self, feed: FeedState, fetched: Fetched, now: datetime) -> dict[str, Any]:
         decision = decide.after_success(feed, fetched, now, self.settings)
-        values: dict[str, Any] = {
+        return {
             "last_fetch_at": now,
             "last_success_at": now,
             "last_error": None,
@@ -176,20 +188,22 @@ class _Round:
             "etag": fetched.validators.etag,
             "last_modified": fetched.validators.last_modified,
         }
-        new = updated = 0
+
+    def _record_success(
+        self, feed: FeedState, fetched: Fetched, parsed: ParsedFeed, now: datetime
+    ) -> None:
+        values = self._success_values(feed, fetched, now) | {
+            "body_hash": fetched.validators.body_hash,
+            "warning": parsed.warning,
+            "duplicates": parsed.duplicates,
+            "site_url": parsed.link,
+        }
+        if not feed.title and parsed.title:
+            values["title"] = parsed.title
+        if fetched.permanent_url:
+            values["url"] = fetched.permanent_url
         with self.engine.begin() as conn:
-            if parsed is not None:
-                new, updated = stored_entries.upsert(conn, feed.id, parsed.entries, now)
-                values |= {
-                    "body_hash": fetched.validators.body_hash,
-                    "warning": parsed.warning,
-                    "duplicates": parsed.duplicates,
-                    "site_url": parsed.link,
-                }
-                if not feed.title and parsed.title:
-                    values["title"] = parsed.title
-                if fetched.permanent_url:
-                    values["url"] = fetched.permanent_url
+            new, updated = stored_entries.upsert(conn, feed.id, parsed.entries, now)
             stored_feeds.release(conn, feed.id, values)
         self._count(feed, fetched, parsed, new, updated)
 
