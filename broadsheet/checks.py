@@ -42,13 +42,15 @@ class Checker:
         self.keys(value, name, allowed)
         return value
 
-    def typed(self, table: dict[str, Any], key: str, where: str, kind: type, default: Any) -> Any:
-        """``table[key]`` when it has type ``kind``; else the problem is recorded and ``default`` given."""
+    def typed(
+        self, table: dict[str, Any], key: str, where: str, expected: type, default: Any
+    ) -> Any:
+        """``table[key]`` when it has type ``expected``; else the problem is recorded and ``default`` given."""
         if key not in table:
             return default
         value = table[key]
-        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-            self.fail(f"{where}.{key}", f"expected {NAMES[kind]}, got {kind(value)}")
+        if (expected is int and isinstance(value, bool)) or not isinstance(value, expected):
+            self.fail(f"{where}.{key}", f"expected {NAMES[expected]}, got {kind(value)}")
             return default
         return value
 

@@ -51,6 +51,7 @@ def test_every_problem_is_reported_at_once_with_file_and_key(tmp_path: Path) -> 
 [poll]
 interval = "soon"
 concurrency = 0
+per_host = "two"
 per_hots = 2
 
 [[feeds]]
@@ -83,12 +84,22 @@ exclude = ["/[unclosed/"]
     text = "\n".join(problems)
     assert all(problem.startswith(f"{path}: ") for problem in problems)
     for key in (
-        "poll.interval", "poll.concurrency", "poll.per_hots", "feeds[1].url", "feeds[2]",
-        "feeds[3].tags", "subscribers[0].email", "subscribers[1].timezone",
-        "subscribers[1].schedule", "subscribers[1].deliver", "subscribers[1].exclude[0]",
+        "poll.interval",
+        "poll.concurrency",
+        "poll.per_host",
+        "poll.per_hots",
+        "feeds[1].url",
+        "feeds[2]",
+        "feeds[3].tags",
+        "subscribers[0].email",
+        "subscribers[1].timezone",
+        "subscribers[1].schedule",
+        "subscribers[1].deliver",
+        "subscribers[1].exclude[0]",
     ):
         assert f": {key}: " in text, key
     assert "unknown key (a typo?)" in text
+    assert "poll.per_host: expected a whole number, got a string ('two')" in text
     assert "http:// or https://" in text
 
 
