@@ -191,7 +191,7 @@ def start_workers(stack: ExitStack, config: Path, count: int) -> list[subprocess
     workers = []
     for i in range(count):
         log = stack.enter_context((config.parent / f"worker-{count}-{i}.log").open("w+b"))
-        command = [sys.executable, "-m", "broadsheet.cli", "worker", "--config", str(config)]
+        command = [sys.executable, "-m", "broadsheet", "worker", "--config", str(config)]
         worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, cwd=ROOT)
         stack.callback(stop, worker)
         workers.append(worker)

@@ -41,3 +41,5 @@ def configure(log_format: str, level: int = logging.INFO) -> None:
     root.setLevel(level)
     for noisy in ("apscheduler", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A round that outlasts poll_every makes the scheduler skip a tick; that is by design.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)

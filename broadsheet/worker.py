@@ -157,6 +157,9 @@ class Worker:
         except BroadsheetError as error:
             log.error("config reload failed; keeping the previous config: %s", error)
             return
+        except Exception:  # a bug in reading the new config must not stop a running worker
+            log.exception("config reload failed; keeping the previous config")
+            return
         old, self.app = self.app, fresh
         for job in self.scheduler.get_jobs():
             if job.id.startswith("digest:"):

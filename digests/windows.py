@@ -46,7 +46,8 @@ def plan(
     if last_end is None:  # a new subscriber gets a first digest at once, covering one period
         # The start comes from the schedule, not the clock, so that processes racing to send it
         # claim the same (subscriber, window_start) in the ledger and only one of them sends.
-        return Window(target - period(cron, zone, now), now)
+        scheduled = previous_run(cron, zone, now)
+        return Window(scheduled - period(cron, zone, now), now)
     if target <= last_end:
         return None
     return Window(last_end, target)
