@@ -1,7 +1,7 @@
 """A real HTTP server on 127.0.0.1 for the tests: shared fixtures, the corpus and programmable routes.
 
-    /fixtures/NAME   a file of ../shared/fixtures, with an ETag and Last-Modified (conditional GET)
-    /corpus/PATH     a file of ../shared/corpus; XML files get the ``Header:`` lines of their top
+    /fixtures/NAME   a file of tests/data/shared/fixtures, with an ETag and Last-Modified (conditional GET)
+    /corpus/PATH     a file of tests/data/shared/corpus; XML files get the ``Header:`` lines of their top
                      comment; feedparser/tests/compression/*.gz and *.z go out gzip/deflate-encoded
     /gen/N.xml       a generated RSS feed, the same for the same (N, ``gen_revision``); conditional;
                      ``?items=K`` sets how many items (5 by default)
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parent / "data" / "shared"
 RSS_TYPE = "application/rss+xml"
 _GEN = re.compile(r"^/gen/(\d+)\.xml$")
 _HEADER_LINE = re.compile(r"^Header:\s+([^:\s]+)\s*:(.*)$", re.MULTILINE)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from broadsheet.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = REPO / "tests" / "data" / "shared"
 runner = CliRunner()
 
 

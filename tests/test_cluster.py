@@ -25,7 +25,7 @@ from digests.cluster import (
 )
 from digests.models import DigestEntry
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"  # beside the repository
+FIXTURES = Path(__file__).resolve().parent / "data" / "shared" / "fixtures"
 MOMENT = datetime(2022, 3, 30, 12, 0, tzinfo=UTC)
 
 

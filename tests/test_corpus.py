@@ -23,7 +23,7 @@ from ingest.models import ParsedFeed
 from ingest.parse import parse_feed
 from ingest.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, sanitize_html
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parent / "data" / "shared" / "corpus"
 FEEDPARSER = CORPUS / "feedparser" / "tests"
 MINIFLUX = CORPUS / "miniflux" / "internal" / "reader"
 NOW = datetime(2024, 1, 1, tzinfo=UTC)

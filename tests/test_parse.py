@@ -23,7 +23,7 @@ from ingest.errors import ParseError
 from ingest.models import ParsedFeed
 from ingest.parse import MAX_ENTRIES, MAX_ENTRY_TAGS, parse_feed
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "data" / "shared" / "fixtures"
 GOLDEN = Path(__file__).resolve().parent / "data" / "parse"
 NOW = datetime(2022, 3, 31, 6, 0, tzinfo=UTC)
 CASES = {

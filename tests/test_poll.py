@@ -14,7 +14,7 @@ from broadsheet.cli import app
 from ingest.store.database import open_store
 from ingest.store.schema import entries, feeds
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parent / "data" / "shared"
 runner = CliRunner()
 
 
