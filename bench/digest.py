@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the packages, not bench/ingest.py
 
 from digests.cluster import cluster
 from digests.digest import Digest, group
