@@ -4,8 +4,9 @@ Jobs (APScheduler 3, coalesced, one instance each):
 - ``poll``: every ``[worker].poll_every``, a poll round over the feeds due by their own
   next-poll times, then a retry of any failed digest whose backoff has passed;
 - ``digest:<email>``: at each subscriber's schedule in their time zone.
-On start every subscriber's digest is checked at once, so a digest missed while the worker was
-down is delivered once, covering the whole gap.
+On start the first poll round runs at once and every subscriber's digest is checked right after
+it, so a digest missed while the worker was down is delivered once, covering the whole gap, and
+a new subscriber's first digest already holds the articles of that round.
 
 Signals: SIGTERM/SIGINT stop taking new work and give in-flight work ``shutdown_timeout`` to
 finish (each feed and each digest commits on its own, so abandoning is safe), then exit 0.
@@ -59,7 +60,7 @@ class Worker:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the exit status."""
         self._install_signals()
-        self._schedule(catch_up=True)
+        self._schedule()
         self.scheduler.start()
         log.info("worker %s started with %s", self.name, self._describe())
         while not self.stopping.is_set():
@@ -77,7 +78,7 @@ class Worker:
             f"polling every {settings.worker.poll_every:g} s ({settings.path})"
         )
 
-    def _schedule(self, *, catch_up: bool) -> None:
+    def _schedule(self) -> None:
         settings = self.app.settings
         now = datetime.now(UTC)
         self.scheduler.add_job(
@@ -97,8 +98,6 @@ class Worker:
                 id=f"digest:{subscriber.key}",
                 replace_existing=True,
             )
-        if catch_up:
-            self.scheduler.add_job(self.digest_job, id="catch-up", next_run_time=now)
 
     def poll_job(self) -> None:
         """A poll round over the due feeds, then retries of failed digests that are due."""
@@ -164,7 +163,7 @@ class Worker:
         for job in self.scheduler.get_jobs():
             if job.id.startswith("digest:"):
                 job.remove()
-        self._schedule(catch_up=False)
+        self._schedule()
         old.close()
         log.info("config reloaded: %s", self._describe())
 
