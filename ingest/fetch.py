@@ -15,7 +15,6 @@ import hashlib
 import socket
 import ssl
 import urllib.request
-import zlib
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -26,6 +25,7 @@ import httpx
 
 from ingest.decide import cache_lifetime, retry_after
 from ingest.errors import FeedGone, FetchError
+from ingest.inflate import Decoder, size_text
 from ingest.models import Fetched, PollSettings, Validators
 
 ACCEPT = (
@@ -44,8 +44,6 @@ _HINTS = {
     403: "the server refuses access (it may block feed readers; check the URL in a browser)",
     404: "nothing at this URL any more; check the feed's address",
 }
-_CODINGS = dict.fromkeys(("", "identity"), "identity") | dict.fromkeys(("gzip", "x-gzip"), "gzip")
-_CODINGS["deflate"] = "deflate"
 _DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
@@ -362,77 +360,13 @@ async def _read_body(response: httpx.Response, limit: int) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise FetchError(
-            f"response larger than {_size(limit)} (poll.max_bytes): "
-            f"the server announced {_size(int(declared))}"
+            f"response larger than {size_text(limit)} (poll.max_bytes): "
+            f"the server announced {size_text(int(declared))}"
         )
-    decoder = _Decoder(response.headers.get("content-encoding", ""), limit)
+    decoder = Decoder(response.headers.get("content-encoding", ""), limit)
     parts = [decoder.feed(chunk) async for chunk in response.aiter_raw()]
     parts.append(decoder.finish())
     return b"".join(parts)
-
-
-class _Decoder:
-    """Decodes an identity, gzip or deflate body chunk by chunk, never past ``limit`` bytes."""
-
-    def __init__(self, coding: str, limit: int) -> None:
-        kind = _CODINGS.get(coding.strip().lower())
-        if kind is None:
-            raise FetchError(f"the server sent the body as {coding!r}; only gzip and deflate work")
-        self.kind, self.limit, self.size = kind, limit, 0
-        self._inflater: zlib._Decompress | None = None
-        self._head = b""  # a compressed body's first bytes, until they say how it is encoded
-        self._raw = False  # raw deflate (no zlib header), which may also be a plain body
-
-    def feed(self, chunk: bytes) -> bytes:
-        """Decoded bytes for the next raw ``chunk``."""
-        if self.kind != "identity" and self._inflater is None:
-            self._head += chunk
-            if len(self._head) < 2:
-                return b""
-            chunk, self._head = self._head, b""
-            self._start(chunk)
-        return self._inflate(chunk) if self._inflater else self._count(chunk)
-
-    def finish(self) -> bytes:
-        """The last decoded bytes; raises when a compressed body ended early."""
-        if self._inflater is not None and not self._inflater.eof:
-            raise FetchError(f"the {self.kind} body ended early (truncated or corrupt)")
-        return self._count(self._head)
-
-    def _start(self, head: bytes) -> None:
-        if self.kind == "gzip" and head[:2] != b"\x1f\x8b":
-            self.kind = "identity"  # labelled gzip but sent plain: take it as it is
-        elif self.kind == "gzip":
-            self._inflater = zlib.decompressobj(31)
-        else:  # many servers send deflate without the zlib header
-            self._raw = not (head[0] & 0x0F == 8 and (head[0] << 8 | head[1]) % 31 == 0)
-            self._inflater = zlib.decompressobj(-15 if self._raw else 15)
-
-    def _inflate(self, data: bytes) -> bytes:
-        pieces = []
-        while data and self._inflater is not None:
-            if self._inflater.eof:  # gzip may hold several members; other trailers are ignored
-                if self.kind != "gzip" or data[:2] != b"\x1f\x8b":
-                    break
-                self._inflater = zlib.decompressobj(31)
-            try:
-                piece = self._inflater.decompress(data, self.limit - self.size + 1)
-            except zlib.error as exc:
-                if self._raw and self.size == 0 and not pieces:
-                    self._inflater, self.kind = None, "identity"  # labelled deflate but plain
-                    return self._count(data)
-                raise FetchError(f"the {self.kind} body is corrupt ({exc})") from exc
-            self._raw = False
-            pieces.append(self._count(piece))
-            data = self._inflater.unused_data if self._inflater.eof else b""
-        return b"".join(pieces)
-
-    def _count(self, piece: bytes) -> bytes:
-        self.size += len(piece)
-        if self.size > self.limit:
-            decoded = " once decompressed" if self.kind != "identity" else ""
-            raise FetchError(f"response larger than {_size(self.limit)}{decoded} (poll.max_bytes)")
-        return piece
 
 
 def _phrase(status: int) -> str:
@@ -444,11 +378,3 @@ def _phrase(status: int) -> str:
 
 def _seconds(value: float) -> str:
     return f"{value:g}"
-
-
-def _size(count: int) -> str:
-    units = (("GiB", 1024**3), ("GB", 1000**3), ("MiB", 1024**2), ("MB", 1000**2))
-    for unit, factor in (*units, ("KiB", 1024), ("KB", 1000)):
-        if count >= factor and count % factor == 0:
-            return f"{count // factor} {unit}"
-    return f"{count} bytes"
