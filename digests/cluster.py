@@ -77,6 +77,11 @@ class Item:
     entry: DigestEntry
     also: tuple[DigestEntry, ...] = ()  # by feed title
 
+    @property
+    def image(self) -> str | None:
+        """The lead entry's image, else the first one another feed gave the story."""
+        return next((e.image for e in (self.entry, *self.also) if e.image), None)
+
 
 @dataclass(frozen=True)
 class Clustering:
