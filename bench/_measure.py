@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import feedparser
+
 HERE = Path(__file__).resolve().parent
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 READER = "reader==3.26"
@@ -126,3 +128,14 @@ def reader_round(urls: list[str]) -> dict[str, Any] | str:
         last = done.stderr.strip().splitlines()[-1:]
         return f"skipped: reader's round failed: {' '.join(last)}"
     return json.loads(done.stdout)
+
+
+def feedparser_defaults(body: bytes) -> object:
+    """feedparser.parse(bytes) as shipped: without the expat driver that ingest.parse registers."""
+    preferred = feedparser.api.PREFERRED_XML_PARSERS
+    saved = list(preferred)
+    preferred[:] = [name for name in preferred if name != "ingest.parse"]
+    try:
+        return feedparser.parse(body)
+    finally:
+        preferred[:] = saved

@@ -39,7 +39,14 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import feedparser  # noqa: E402
 from _feeds import feed_body, kind  # noqa: E402
-from _measure import Run, feed_server, measure, reader_round, wait_idle  # noqa: E402
+from _measure import (  # noqa: E402
+    Run,
+    feed_server,
+    feedparser_defaults,
+    measure,
+    reader_round,
+    wait_idle,
+)
 from sqlalchemy import Engine  # noqa: E402
 
 from ingest.fetch import Fetcher  # noqa: E402
@@ -183,17 +190,6 @@ def conditional_gets(urls: list[str], settings: PollSettings, repeats: int) -> f
         asyncio.run(fetch_all(known))
         passes.append((time.process_time() - started) / len(urls))
     return min(passes)
-
-
-def feedparser_defaults(body: bytes) -> object:
-    """feedparser.parse(bytes) as shipped: without the expat driver that ingest.parse registers."""
-    preferred = feedparser.api.PREFERRED_XML_PARSERS
-    saved = list(preferred)
-    preferred[:] = [name for name in preferred if name != "ingest.parse"]
-    try:
-        return feedparser.parse(body)
-    finally:
-        preferred[:] = saved
 
 
 def least_cpu(parse: Callable[[bytes], object], bodies: list[bytes], repeats: int) -> float:

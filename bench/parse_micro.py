@@ -13,11 +13,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
-import feedparser
+from _measure import feedparser_defaults  # noqa: E402
 
-from ingest.parse import parse_feed
+from ingest.parse import parse_feed  # noqa: E402
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 PARAGRAPH = (
@@ -84,17 +84,6 @@ def atom(entries: int) -> bytes:
         "<updated>2024-05-28T12:00:00Z</updated>"
         f'<link rel="alternate" href="https://news.example/"/>{items}</feed>'
     ).encode()
-
-
-def feedparser_defaults(body: bytes) -> object:
-    """feedparser.parse(bytes) as shipped: without the expat driver that ingest.parse registers."""
-    preferred = feedparser.api.PREFERRED_XML_PARSERS
-    saved = list(preferred)
-    preferred[:] = [name for name in preferred if name != "ingest.parse"]
-    try:
-        return feedparser.parse(body)
-    finally:
-        preferred[:] = saved
 
 
 def best_of(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:

@@ -19,9 +19,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from broadsheet.cli import app
+from ingest.store.schema import entries, feeds
 
 T = TypeVar("T")
 BROADSHEET = (sys.executable, "-m", "broadsheet")  # as the `broadsheet` script runs it
@@ -228,3 +230,14 @@ class Worker:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+
+
+def entry_counts(engine: Engine) -> dict[str, int]:
+    """Stored entries per feed (by config URL)."""
+    query = (
+        select(feeds.c.config_url, func.count(entries.c.id))
+        .select_from(feeds.outerjoin(entries, entries.c.feed_id == feeds.c.id))
+        .group_by(feeds.c.config_url)
+    )
+    with engine.connect() as conn:
+        return {url: count for url, count in conn.execute(query)}

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from processes import Worker, daily_schedule, wait_for, write_config
+from processes import Worker, daily_schedule, entry_counts, wait_for, write_config
 from server import FeedServer, Reply, Request, delayed, generated_feed
 from smtp import SmtpServer
 from sqlalchemy import Engine, create_engine, func, select, text, update
@@ -201,7 +201,7 @@ def test_a_killed_worker_s_feeds_are_taken_up_after_its_lease_and_nothing_is_dup
             assert rows[path].last_fetch_at >= held[path], path
         else:
             assert requests[path] == 1, path  # what the victim finished is not fetched again
-    counts = entry_counts(engine)
+    counts = {_path(url): n for url, n in entry_counts(engine).items()}
     assert all(counts[path] == ITEMS for path in done_by_victim | set(held))
     assert_entries_unique(engine, total * ITEMS)
     engine.dispose()
@@ -238,17 +238,6 @@ def leases_of(engine: Engine, pid: int) -> dict[str, datetime]:
             )
         ).all()
     return {_path(url): until for url, until in rows}
-
-
-def entry_counts(engine: Engine) -> dict[str, int]:
-    """Stored entries per feed, by path."""
-    query = (
-        select(feeds.c.config_url, func.count(entries.c.id))
-        .select_from(feeds.outerjoin(entries, entries.c.feed_id == feeds.c.id))
-        .group_by(feeds.c.config_url)
-    )
-    with engine.connect() as conn:
-        return {_path(url): count for url, count in conn.execute(query)}
 
 
 def feed_rows(engine: Engine) -> dict[str, Any]:

@@ -20,13 +20,14 @@ from processes import (
     cli,
     daily_schedule,
     descendants,
+    entry_counts,
     start,
     wait_for,
     write_config,
 )
 from server import FeedServer, Handler, Reply, Request, delayed, generated_feed
 from smtp import SmtpServer
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, select, text, update
 
 from broadsheet import config
 from digests.schedule import previous_run
@@ -71,17 +72,6 @@ def held_until(release: threading.Event) -> Wrapper:
         return handle
 
     return wrap
-
-
-def entry_counts(engine: Engine) -> dict[str, int]:
-    """Stored entries per feed (by config URL)."""
-    query = (
-        select(feeds.c.config_url, func.count(entries.c.id))
-        .select_from(feeds.outerjoin(entries, entries.c.feed_id == feeds.c.id))
-        .group_by(feeds.c.config_url)
-    )
-    with engine.connect() as conn:
-        return {url: count for url, count in conn.execute(query)}
 
 
 def feed_rows(engine: Engine) -> dict[str, Any]:
