@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -39,23 +39,34 @@ def feeds(
         )
     now = datetime.now(UTC)
     for row in rows:
-        error = row["last_error"] or ""
-        if row["consecutive_failures"] > 1:
-            error = f"{error} ({row['consecutive_failures']} in a row)"
-        if row["disabled_reason"]:
-            error = f"DISABLED: {row['disabled_reason']}"
         table.add_row(
             row["title"] or "",
             row["url"],
             ", ".join(row["tags"]),
             str(row["entries"]),
             _ago(row["last_success"], now),
-            f"[red]{_escape(error)}[/]" if error else "",
+            _problem(row),
             "disabled" if not row["enabled"] else _ago(row["next_poll"], now),
         )
     out.print(table)
     failing = sum(1 for row in rows if row["last_error"])
     out.print(f"{len(rows)} feeds, {failing} with errors.")
+
+
+def _problem(row: dict[str, Any]) -> str:
+    """The feed's error in red, or a parse warning or skipped duplicates in yellow."""
+    if row["disabled_reason"]:
+        return f"[red]DISABLED: {_escape(row['disabled_reason'])}[/]"
+    if row["last_error"]:
+        repeated = row["consecutive_failures"]
+        suffix = f" ({repeated} in a row)" if repeated > 1 else ""
+        return f"[red]{_escape(row['last_error'])}{suffix}[/]"
+    notes = []
+    if row["warning"]:
+        notes.append(f"warning: {row['warning']}")
+    if row["duplicates"]:
+        notes.append(f"{row['duplicates']} entries with a repeated id were skipped")
+    return f"[yellow]{_escape('; '.join(notes))}[/]" if notes else ""
 
 
 def _escape(text: str) -> str:

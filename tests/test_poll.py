@@ -184,3 +184,18 @@ def test_generated_feeds_with_the_process_pool(
     with engine.connect() as conn:
         assert len(conn.execute(select(feeds)).all()) == 12
     engine.dispose()
+
+
+def test_repeated_ids_keep_the_first_and_are_counted_on_the_feed(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    item = "<item><title>{}</title><guid>same-id</guid><link>https://x.example/{}</link></item>"
+    body = "<rss version='2.0'><channel><title>Echo</title>{}</channel></rss>".format(
+        "".join(item.format(f"Take {n}", n) for n in range(3))
+    )
+    url = feed_server.route("/echo.rss", body=body)
+    path = write_config(tmp_path, [url])
+    assert poll_json(path)["new_entries"] == 1
+    assert health(path)[url]["duplicates"] == 2
+    code, output = cli("feeds", "--config", str(path))
+    assert code == 0 and "2 entries with a repeated id were skipped" in output
