@@ -85,11 +85,16 @@ def poll_command(
     if as_json:
         out.print(to_json(report.counts()), markup=False)
     else:
-        out.print(report.summary(), markup=False)
-        for error in report.errors[:20]:
-            err.print(f"  {error['url']}: {error['error']}", markup=False)
-        if len(report.errors) > 20:
-            err.print(f"  ... and {len(report.errors) - 20} more; see `broadsheet feeds`")
+        print_round(report)
+
+
+def print_round(report: RoundReport, shown: int = 20) -> None:
+    """The round's summary line, then the first failures, each with its feed."""
+    out.print(report.summary(), markup=False)
+    for error in report.errors[:shown]:
+        err.print(f"  {error['url']}: {error['error']}", markup=False)
+    if len(report.errors) > shown:
+        err.print(f"  ... and {len(report.errors) - shown} more; see `broadsheet feeds`")
 
 
 def poll_round(application: App, everything: bool, *, quiet: bool) -> RoundReport:
@@ -135,7 +140,7 @@ def run_command(
     application = run_or_exit(lambda: App.open(config))
     report = run_or_exit(lambda: poll_round(application, False, quiet=as_json))
     if not as_json:
-        out.print(report.summary(), markup=False)
+        print_round(report)
     digests = digest_cli.deliver(
         application, application.settings.subscribers, force=False, dry_run=False, quiet=as_json
     )
