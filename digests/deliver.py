@@ -114,11 +114,22 @@ def due_window(
     return plan(
         subscriber.cron,
         subscriber.timezone,
-        now,
+        now - settle(engine),
         ledger.last_end(engine, subscriber.key),
         ledger.open_window(engine, subscriber.key),
         force=force,
     )
+
+
+def settle(engine: Engine) -> timedelta:
+    """How long before now a window must end, so that no entry still being written falls out.
+
+    SQLite runs every transaction one after another, so a digest sees every entry first seen
+    before it reads: nothing to wait for. PostgreSQL lets a poll commit while a digest reads, and
+    several machines' clocks may differ a little: windows there end a minute back, and what
+    arrived in that minute opens the next window instead of being lost.
+    """
+    return timedelta(0) if engine.dialect.name == "sqlite" else timedelta(minutes=1)
 
 
 def compose(engine: Engine, delivery: Delivery, subscriber: Subscriber, window: Window) -> Digest:

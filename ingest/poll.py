@@ -203,7 +203,9 @@ class _Round:
         if fetched.permanent_url:
             values["url"] = fetched.permanent_url
         with self.engine.begin() as conn:
-            new, updated = stored_entries.upsert(conn, feed.id, parsed.entries, now)
+            # First-seen is read inside the transaction, not when the fetch began: a digest that
+            # reads the store before this commit then ends its window before this time too.
+            new, updated = stored_entries.upsert(conn, feed.id, parsed.entries, self.clock())
             stored_feeds.release(conn, feed.id, values)
         self._count(feed, fetched, parsed, new, updated)
 
