@@ -25,9 +25,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(feeds_cli.app, name="feeds")
-app.command("digest")(digest_cli.digest)
-app.command("preview")(digest_cli.preview)
 
 
 def main() -> None:
@@ -79,7 +76,7 @@ def poll_command(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Poll the feeds that are due once, store new entries, print a summary."""
+    """One round over the feeds that are due: fetch, store new entries, print a summary."""
     application = run_or_exit(lambda: App.open(config))
     report = run_or_exit(lambda: poll_round(application, all_feeds, quiet=as_json))
     if as_json:
@@ -125,6 +122,11 @@ def _progress(total: int) -> Iterator[Callable[[FeedState, str], None]]:
         yield advance
 
 
+app.add_typer(feeds_cli.app, name="feeds")
+app.command("digest")(digest_cli.digest)
+app.command("preview")(digest_cli.preview)
+
+
 @app.command("run")
 def run_command(
     config: ConfigOption = None,
@@ -161,7 +163,7 @@ def worker_command(
         typer.Option(
             "--log-format",
             envvar="BROADSHEET_LOG_FORMAT",
-            help="text or json [default: [worker].log_format].",
+            help="text or json (default: the config's worker.log_format).",
         ),
     ] = None,
 ) -> None:
@@ -184,7 +186,7 @@ def health_command(
         str | None,
         typer.Option(
             "--within",
-            help='How recent the last round must be, e.g. "10m" [default: [worker].healthy_within].',
+            help='How recent the last round must be, e.g. "10m" (default: worker.healthy_within).',
         ),
     ] = None,
 ) -> None:

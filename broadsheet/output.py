@@ -24,7 +24,7 @@ ConfigOption = Annotated[
     typer.Option(
         "--config",
         "-c",
-        help="Config file [default: $BROADSHEET_CONFIG or config/broadsheet.toml].",
+        help="Config file (default: $BROADSHEET_CONFIG, else config/broadsheet.toml).",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
