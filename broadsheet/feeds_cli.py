@@ -50,7 +50,7 @@ def feeds(
         )
     out.print(table)
     failing = sum(1 for row in rows if row["last_error"])
-    out.print(f"{len(rows)} feeds, {failing} with errors.")
+    out.print(f"{len(rows)} {'feed' if len(rows) == 1 else 'feeds'}, {failing} with errors.")
 
 
 def _problem(row: dict[str, Any]) -> str:

@@ -71,7 +71,7 @@ class DigestReport:
     def summary(self) -> str:
         """One line for people."""
         return (
-            f"{self.due} digests due: {self.sent} emailed, {self.written} written, "
+            f"{self.due} {'digest' if self.due == 1 else 'digests'} due: {self.sent} emailed, {self.written} written, "
             f"{self.skipped_empty} empty (skipped), {self.failed} failed"
         )
 

@@ -65,7 +65,7 @@ class RoundReport:
     def summary(self) -> str:
         """One line for people."""
         return (
-            f"{self.feeds} feeds: {self.fetched} fetched, {self.not_modified} not modified, "
+            f"{self.feeds} {'feed' if self.feeds == 1 else 'feeds'}: {self.fetched} fetched, {self.not_modified} not modified, "
             f"{self.skipped_unchanged} unchanged, {self.failed} failed; "
             f"{self.new_entries} new entries, {self.updated_entries} updated"
         )

@@ -156,7 +156,7 @@ def test_feeds_table_and_bad_config(tmp_path: Path, feed_server: FeedServer) -> 
     poll_json(path)
     code, output = cli("feeds", "--config", str(path))
     assert code == 0
-    assert "404" in output and "1 feeds, 1 with errors." in output
+    assert "404" in output and "1 feed, 1 with errors." in output
     broken = write_config(tmp_path, [url], extra="bogus = 1")
     code, output = cli("poll", "--config", str(broken))
     assert code == 2 and "poll.bogus: unknown key" in output

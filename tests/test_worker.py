@@ -178,7 +178,7 @@ def test_sighup_keeps_the_old_config_when_the_new_one_is_broken_and_picks_up_a_g
     path = write_config(tmp_path / "broadsheet.toml", [first], **settings)
     engine = open_store(settings["storage"]["url"])
     with Worker(path, tmp_path / "worker.log") as worker:
-        worker.wait_for_log("poll: 1 feeds")
+        worker.wait_for_log("poll: 1 feed:")
         assert feed_server.hits("/gen/0.xml") == 1
 
         broken = tables(tmp_path, poll={"concurrency": "many"})
@@ -311,7 +311,7 @@ def test_health_fails_before_the_first_round_and_passes_after_it(
     assert code == 1, out + err
     assert "unhealthy" in out and "last: never" in out
     with Worker(path, tmp_path / "worker.log") as worker:
-        worker.wait_for_log("poll: 1 feeds")
+        worker.wait_for_log("poll: 1 feed:")
         code, out, err = cli(path, "health")
         assert code == 0, out + err
         assert out.startswith("healthy: ")
