@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parseaddr
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -192,7 +193,7 @@ def retry_delay(attempts: int, settings: DigestSettings) -> timedelta:
     )
 
 
-def write_markdown(delivery: Delivery, digest: Digest, window: Window) -> Any:
+def write_markdown(delivery: Delivery, digest: Digest, window: Window) -> Path:
     """Write the Markdown digest atomically; returns its path."""
     local_end = window.end.astimezone(ZoneInfo(digest.subscriber.timezone))
     path = files.digest_path(
