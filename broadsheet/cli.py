@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -215,4 +214,4 @@ def health_command(
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

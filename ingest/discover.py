@@ -63,7 +63,7 @@ def find_links(page: bytes, base_url: str) -> tuple[FoundFeed, ...]:
         base = urljoin(base_url, str(tag["href"]).strip())
     found: dict[str, FoundFeed] = {}
     for link in soup.find_all("link", href=True):
-        rel = link.get("rel") or []
+        rel: str | list[str] = link.get("rel") or []
         rels = {r.lower() for r in (rel.split() if isinstance(rel, str) else rel)}
         kind = FEED_TYPES.get(str(link.get("type") or "").split(";")[0].strip().lower())
         if "alternate" not in rels or kind is None:

@@ -52,7 +52,7 @@ class Decoder:
             self._inflater = zlib.decompressobj(-15 if self._raw else 15)
 
     def _inflate(self, data: bytes) -> bytes:
-        pieces = []
+        pieces: list[bytes] = []
         while data and self._inflater is not None:
             if self._inflater.eof:  # gzip may hold several members; other trailers are ignored
                 if self.kind != "gzip" or data[:2] != b"\x1f\x8b":

@@ -189,7 +189,7 @@ def _to_parsed(
 def describe_bozo(exc: BaseException, added_lines: int = 0) -> str:
     """feedparser's bozo exception as a sentence an admin can act on."""
     if isinstance(exc, xml.sax.SAXParseException):
-        line = max(1, exc.getLineNumber() - added_lines)
+        line = max(1, (exc.getLineNumber() or 1) - added_lines)
         return f"malformed XML at line {line}, column {exc.getColumnNumber()}: {exc.getMessage()}"
     message = str(exc) or type(exc).__name__
     prefixes = {
