@@ -37,6 +37,7 @@ from markupsafe import Markup
 from digests.digest import Digest
 from digests.settings import DigestSettings, Subscriber
 from ingest.errors import DeliveryError
+from ingest.sanitize import excerpt as cut_excerpt
 
 TEMPLATES = Path(__file__).parent / "templates"
 WIDTH = 72
@@ -256,13 +257,7 @@ def _join(values: tuple[str, ...]) -> str:
 
 def excerpt(text: str, length: int) -> str:
     """``text`` with its spaces collapsed, cut at a word to at most ``length`` characters."""
-    text = " ".join(text.split())
-    if length <= 0:
-        return ""
-    if len(text) <= length:
-        return text
-    cut = text[: length + 1].rsplit(" ", 1)[0] if " " in text[:length] else text[:length]
-    return cut.rstrip(" ,;:-–—…") + "…"
+    return cut_excerpt(" ".join(text.split()), length) if length > 0 else ""
 
 
 def markdown_escape(text: str) -> str:

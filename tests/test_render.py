@@ -361,7 +361,7 @@ def test_excerpt_is_cut_at_a_word() -> None:
     assert excerpt(text, 30) == "The written proposals were…"
     assert excerpt(text, 0) == ""
     assert excerpt("  spaced \n out  ", 20) == "spaced out"
-    assert excerpt("Unbreakablewordwithoutspaces", 10) == "Unbreakabl…"
+    assert excerpt("Unbreakablewordwithoutspaces", 10) == "Unbreakab…"  # the ellipsis counts
 
 
 def test_markdown_escape() -> None:
