@@ -409,13 +409,27 @@ class _RequestHandler(BaseHTTPRequestHandler):
             )
             return
         epoch = feeds._begin(request)
+        ended = False
+
+        def end() -> None:
+            nonlocal ended
+            if not ended:
+                ended = True
+                feeds._end(request, epoch)
+
         try:
             handler = feeds._handler(request.path)
-            self._send(handler(request) if handler else Reply(404, {"Content-Type": "text/plain"}))
+            reply = handler(request) if handler else Reply(404, {"Content-Type": "text/plain"})
+            self._send(reply, end)
         finally:
-            feeds._end(request, epoch)
+            end()
 
-    def _send(self, reply: Reply) -> None:
+    def _send(self, reply: Reply, end: Callable[[], None] = lambda: None) -> None:
+        """Write ``reply``; ``end`` is called just before the bytes that complete it.
+
+        A client may start its next request as soon as it has read a whole response, so a
+        request stops counting as in flight before that moment, never after it.
+        """
         headers = {"Server": "feed-server", "Date": formatdate(usegmt=True)} | reply.headers
         bodiless = reply.status in (204, 304) or reply.status < 200
         streamed = not isinstance(reply.body, bytes)
@@ -427,22 +441,37 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.send_response_only(reply.status)
         for name, value in headers.items():
             self.send_header(name, value)
-        self.end_headers()
-        if isinstance(reply.body, bytes) and not bodiless:
+        if bodiless or (isinstance(reply.body, bytes) and not reply.body):
+            end()
+            self.end_headers()
+        elif isinstance(reply.body, bytes):
+            self.end_headers()
+            end()
             self.wfile.write(reply.body)
-        elif not bodiless and not self._stream(reply.body, reply.pause, chunked):  # type: ignore[arg-type]
-            reply.close = True
+        else:
+            self.end_headers()
+            if not self._stream(reply.body, reply.pause, chunked, end):  # type: ignore[arg-type]
+                reply.close = True
         self.close_connection = self.close_connection or reply.close
 
-    def _stream(self, body: Iterable[bytes], pause: float, chunked: bool) -> bool:
+    def _stream(
+        self, body: Iterable[bytes], pause: float, chunked: bool, end: Callable[[], None]
+    ) -> bool:
         """Write a streamed body; False when the server stopped before its end."""
         stop = self.server.feeds.stopping
-        for chunk in body:
+        chunks = iter(body)
+        chunk = next(chunks, None)
+        while chunk is not None:
             if (pause and stop.wait(pause)) or stop.is_set():
                 return False
+            following = next(chunks, None)
+            if following is None and not chunked:
+                end()  # the last bytes of a body without chunked framing complete it
             if chunk:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
                 self.wfile.flush()
+            chunk = following
+        end()
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
         return True
