@@ -15,7 +15,7 @@ from broadsheet.app import App
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
 from broadsheet.units import parse_duration
 from ingest.models import FeedState
-from ingest.poll import RoundReport, due_count, poll
+from ingest.poll import OFFLINE, RoundReport, due_count, poll
 from ingest.store import workers
 
 app = typer.Typer(
@@ -91,6 +91,8 @@ def print_round(report: RoundReport, shown: int = 20) -> None:
         err.print(f"  {error['url']}: {error['error']}", markup=False)
     if len(report.errors) > shown:
         err.print(f"  ... and {len(report.errors) - shown} more; see `broadsheet feeds`")
+    if report.offline:
+        err.print(f"  {OFFLINE}", markup=False)
 
 
 def poll_round(application: App, everything: bool, *, quiet: bool) -> RoundReport:

@@ -32,7 +32,7 @@ from broadsheet.app import App
 from digests.deliver import deliver_due
 from ingest.errors import BroadsheetError, ConfigError
 from ingest.parsing_pool import ParsingPool
-from ingest.poll import poll, worker_name
+from ingest.poll import OFFLINE, poll, worker_name
 from ingest.store.workers import beat
 
 log = logging.getLogger("broadsheet.worker")
@@ -119,6 +119,8 @@ class Worker:
         log.info("poll: %s", report.summary(), extra={"round": report.as_dict()})
         for failure in report.errors:
             log.warning("feed %s: %s", failure["url"], failure["error"])
+        if report.offline:
+            log.warning(OFFLINE)
         self.digest_job()
 
     def digest_job(self, key: str | None = None) -> None:

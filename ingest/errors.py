@@ -5,6 +5,7 @@
     ├── StoreError                  the database cannot be opened, migrated or written
     ├── FeedError                   one feed failed this round; stored on the feed, the round goes on
     │   ├── FetchError              the network or the server: timeouts, HTTP errors, limits
+    │   │   ├── HostNotFound        DNS could not resolve the feed's host name
     │   │   └── FeedGone            HTTP 410: the feed is disabled with this reason
     │   └── ParseError              the bytes are not a feed we can read (HTML page, hostile XML, ...)
     └── DeliveryError               a digest could not be delivered (SMTP, disk); retried later
@@ -42,6 +43,10 @@ class FetchError(FeedError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class HostNotFound(FetchError):
+    """The feed's host name did not resolve: a typo in the URL, or no network or DNS here."""
 
 
 class FeedGone(FetchError):

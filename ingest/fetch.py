@@ -24,7 +24,7 @@ from typing import NamedTuple
 import httpx
 
 from ingest.decide import cache_lifetime, retry_after
-from ingest.errors import FeedGone, FetchError
+from ingest.errors import FeedGone, FetchError, HostNotFound
 from ingest.inflate import Decoder, size_text
 from ingest.models import Fetched, PollSettings, Validators
 
@@ -124,7 +124,9 @@ class Fetcher:
                 "(poll.timeout, the limit for a whole fetch)"
             ) from exc
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
-            raise FetchError(describe_error(exc, url, self.settings)) from exc
+            message = describe_error(exc, url, self.settings)
+            unresolved = any(isinstance(cause, socket.gaierror) for cause in _causes(exc))
+            raise (HostNotFound if unresolved else FetchError)(message) from exc
 
     async def _request(
         self, transport: httpx.AsyncBaseTransport, url: httpx.URL, validators: Validators
@@ -325,15 +327,27 @@ def _connect_error(exc: Exception, host: str, where: str) -> str:
     for cause in _causes(exc):
         match cause:
             case socket.gaierror():
-                return f"DNS lookup failed for {host} ({cause.strerror or cause})"
+                return (
+                    f"DNS lookup failed for {host} ({cause.strerror or cause}): check the host "
+                    "name in the feed's URL, and that this machine can resolve names"
+                )
             case ConnectionRefusedError():
-                return f"connection refused by {where} (is the server down?)"
+                return (
+                    f"connection refused by {where}: the server is down or not listening "
+                    "there; it is retried later"
+                )
             case ssl.SSLCertVerificationError():
                 reason = cause.verify_message or cause.reason or cause
-                return f"TLS certificate of {host} is not valid: {reason}"
+                return (
+                    f"TLS certificate of {host} is not valid: {reason} (the site's certificate "
+                    "is broken, or this machine's CA certificates are out of date)"
+                )
             case ssl.SSLError():
-                return f"TLS handshake with {where} failed ({cause.reason or cause})"
-    return f"cannot connect to {where}: {exc or 'connection failed'}"
+                return (
+                    f"TLS handshake with {where} failed ({cause.reason or cause}): check that "
+                    "the URL's scheme and port are right"
+                )
+    return f"cannot connect to {where}: {exc or 'connection failed'}; it is retried later"
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:

@@ -79,7 +79,7 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str, now: dateti
     if looks_like_json(content, content_type):
         return parse_json_feed(content, url, now)
     if _HTML_START.match(content, 0, 4096):
-        raise _html_page(content_type)
+        raise _html_page(content_type, url)
     _check_size(content)
     # Relative URLs resolve against the URL that answered (RFC 7231 dropped Content-Location as
     # a base), and without it feedparser skips a urljoin per element.
@@ -164,7 +164,7 @@ def _to_parsed(
     broken = bozo is not None and type(bozo).__name__ not in _LABELS
     if not raw_entries and (broken or not version):
         if "html" in content_type.lower() or _HTML_DOCTYPE.search(content, 0, 1024):
-            raise _html_page(content_type)
+            raise _html_page(content_type, url)
         raise ParseError(f"not a feed: {problem or 'no RSS, Atom or RDF element found'}")
     feed = result.get("feed") or {}
     authors = _feed_authors(feed) if version.startswith("atom") else ()
@@ -201,11 +201,11 @@ def describe_bozo(exc: BaseException, added_lines: int = 0) -> str:
     return prefixes.get(type(exc).__name__, "") + message
 
 
-def _html_page(content_type: str) -> ParseError:
+def _html_page(content_type: str, url: str) -> ParseError:
     served = f" (Content-Type {content_type})" if content_type else ""
     return ParseError(
-        f"not a feed: got an HTML page{served}; "
-        "the site may have moved its feed - use the feed URL that the page links to"
+        f"not a feed: got an HTML page{served}; the site may have moved its feed: "
+        f"`broadsheet feeds discover {url}` lists the feeds the page links to"
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ingest import decide
-from ingest.errors import FeedError, FeedGone
+from ingest.errors import FeedError, FeedGone, HostNotFound
 from ingest.fetch import Fetcher
 from ingest.models import FeedState, Fetched, ParsedFeed, PollSettings
 from ingest.parsing_pool import ParsingPool
@@ -41,6 +41,13 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+OFFLINE = (
+    "no feed's host name resolved: unless every URL is mistyped, this machine is offline or "
+    "without DNS, so check its network; the feeds are retried on their schedule, or all at "
+    "once with `broadsheet poll --all`"
+)
+
+
 @dataclass
 class RoundReport:
     """What one round did; ``as_dict`` is the shape `broadsheet poll --json` prints."""
@@ -53,6 +60,7 @@ class RoundReport:
     new_entries: int = 0
     updated_entries: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
+    unresolved: int = 0  # of the failures, host names that did not resolve
 
     def as_dict(self) -> dict[str, Any]:
         """Counts and errors as plain data."""
@@ -60,7 +68,13 @@ class RoundReport:
 
     def counts(self) -> dict[str, int]:
         """The counts alone: what `broadsheet poll --json` prints."""
-        return {key: value for key, value in self.as_dict().items() if key != "errors"}
+        details = ("errors", "unresolved")
+        return {key: value for key, value in self.as_dict().items() if key not in details}
+
+    @property
+    def offline(self) -> bool:
+        """No host name of several feeds resolved: the machine, not the feeds, is the problem."""
+        return self.feeds > 1 and self.unresolved == self.feeds
 
     def summary(self) -> str:
         """One line for people."""
@@ -241,6 +255,7 @@ class _Round:
         with self.engine.begin() as conn:
             stored_feeds.release(conn, feed.id, values)
         self.report.failed += 1
+        self.report.unresolved += isinstance(error, HostNotFound)
         self.report.errors.append({"url": feed.url, "error": str(error)})
         if self.progress:
             self.progress(feed, f"failed: {error}")

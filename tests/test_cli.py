@@ -67,6 +67,32 @@ def test_run_once_on_the_shipped_config_writes_a_markdown_digest(
     }
 
 
+def unresolvable(path: Path, how_many: int) -> None:
+    """Point the first ``how_many`` feeds of the config at hosts that never resolve (RFC 6761)."""
+    document = tomlkit.parse(path.read_text())
+    for n, table in enumerate(document["feeds"][:how_many]):
+        table["url"] = f"https://feed{n}.broadsheet.invalid/rss"
+    path.write_text(tomlkit.dumps(document))
+
+
+def test_a_round_where_no_host_resolves_says_the_machine_looks_offline(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    path = shipped_config_with_local_feeds(tmp_path, feed_server)
+    unresolvable(path, 2)
+    code, output = cli("poll", "--config", str(path))
+    assert code == 0, output
+    assert "4 feeds: 2 fetched, 0 not modified, 0 unchanged, 2 failed" in output
+    assert "DNS lookup failed for feed0.broadsheet.invalid" in output
+    assert "offline" not in output  # two feeds answered: the machine is online
+
+    unresolvable(path, 4)
+    code, output = cli("poll", "--all", "--config", str(path))
+    assert code == 0, output
+    assert "4 feeds: 0 fetched, 0 not modified, 0 unchanged, 4 failed" in output
+    assert "no feed's host name resolved: unless every URL is mistyped, this machine is " in output
+
+
 def test_digest_now_and_dry_run_and_preview(tmp_path: Path, feed_server: FeedServer) -> None:
     path = shipped_config_with_local_feeds(tmp_path, feed_server)
     cli("poll", "--config", str(path))

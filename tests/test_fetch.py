@@ -25,8 +25,8 @@ from server import (
     trickle,
 )
 
-from ingest.errors import FeedGone, FetchError
-from ingest.fetch import ACCEPT, Fetcher, describe_error, fetch_one
+from ingest.errors import FeedGone, FetchError, HostNotFound
+from ingest.fetch import ACCEPT, Fetcher, fetch_one
 from ingest.models import Fetched, PollSettings, Validators
 
 SETTINGS = PollSettings(
@@ -277,12 +277,15 @@ def test_tls_errors_are_named(feed_server: FeedServer) -> None:
         fetch(feed_server.url("/feed.xml").replace("http://", "https://"))
 
 
-def test_dns_failures_are_named() -> None:
-    error = httpx.ConnectError("[Errno -2] Name or service not known")
-    error.__cause__ = OSError("All connection attempts failed")
-    error.__cause__.__cause__ = socket.gaierror(-2, "Name or service not known")
-    message = describe_error(error, httpx.URL("https://feeds.example/rss"), SETTINGS)
-    assert message == "DNS lookup failed for feeds.example (Name or service not known)"
+def test_dns_failures_are_named_with_what_to_check() -> None:
+    # .invalid never resolves (RFC 6761), with or without a network.
+    with pytest.raises(
+        HostNotFound, match=r"^DNS lookup failed for feeds\.broadsheet\.invalid "
+    ) as caught:
+        fetch("https://feeds.broadsheet.invalid/rss")
+    assert str(caught.value).endswith(
+        ": check the host name in the feed's URL, and that this machine can resolve names"
+    )
 
 
 def test_a_connection_cut_mid_body(feed_server: FeedServer) -> None:

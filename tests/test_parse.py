@@ -51,8 +51,11 @@ def rss(items: str, *, prolog: str = "") -> bytes:
     ).encode()
 
 
+URL = "https://site.example/feed"
+
+
 def parse(content: bytes, content_type: str = "application/rss+xml") -> ParsedFeed:
-    return parse_feed(content, {"Content-Type": content_type}, "https://site.example/feed", NOW)
+    return parse_feed(content, {"Content-Type": content_type}, URL, NOW)
 
 
 # Golden files
@@ -191,8 +194,11 @@ def test_small_internal_entities_are_fine() -> None:
     ],
 )
 def test_html_page_is_not_a_feed(body: bytes, content_type: str) -> None:
-    with pytest.raises(ParseError, match="not a feed: got an HTML page"):
+    with pytest.raises(ParseError, match="not a feed: got an HTML page") as caught:
         parse(body, content_type)
+    assert str(caught.value).endswith(
+        f"`broadsheet feeds discover {URL}` lists the feeds the page links to"
+    )
 
 
 def test_feed_with_xhtml_doctype_is_still_a_feed() -> None:
