@@ -10,7 +10,9 @@ a new subscriber's first digest already holds the articles of that round.
 
 Signals: SIGTERM/SIGINT stop taking new work and give in-flight work ``shutdown_timeout`` to
 finish (each feed and each digest commits on its own, so abandoning is safe), then exit 0.
-SIGHUP reloads the config; a broken new config is logged and the old one stays in force.
+SIGHUP reloads the config; a broken new config is logged and the old one stays in force. A
+changed ``[poll] workers`` starts a new parser pool; the old one finishes the round that uses it
+and is closed when the next round starts.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class Worker:
         self.wake = threading.Event()
         self.reload_requested = False
         self.parser = ParsingPool(application.settings.poll.workers)
+        self._retired: list[ParsingPool] = []  # replaced by a reload; closed by the next round
+        self._parsers = threading.Lock()
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -104,12 +108,17 @@ class Worker:
         if self.stopping.is_set():
             return
         application = self.app
+        with self._parsers:  # one poll job at a time: no round uses a retired pool any more
+            retired, self._retired = self._retired, []
+            parser = self.parser
+        for pool in retired:
+            pool.close()
         try:
             report = poll(
                 application.engine,
                 application.settings.poll,
                 owner=self.name,
-                parser=self.parser,
+                parser=parser,
                 stop=self.stopping,
             )
             beat(application.engine, self.name, self.started, report.as_dict())
@@ -162,12 +171,24 @@ class Worker:
             log.exception("config reload failed; keeping the previous config")
             return
         old, self.app = self.app, fresh
+        workers = fresh.settings.poll.workers
+        if workers != old.settings.poll.workers:
+            with self._parsers:
+                self._retired.append(self.parser)
+                self.parser = ParsingPool(workers)
+            count = self.parser.workers
+            where = f"{count} processes" if count > 1 else "one thread"
+            log.info("[poll] workers changed: parsing now in %s", where)
         for job in self.scheduler.get_jobs():
             if job.id.startswith("digest:"):
                 job.remove()
         self._schedule()
         old.close()
         log.info("config reloaded: %s", self._describe())
+
+    def _pools(self) -> list[ParsingPool]:
+        with self._parsers:
+            return [self.parser, *self._retired]
 
     def _job_failed(self, event: JobExecutionEvent) -> None:
         log.error("job %s crashed: %r", event.job_id, event.exception)
@@ -193,7 +214,8 @@ class Worker:
 
         def finish() -> None:
             self.scheduler.shutdown(wait=True)
-            self.parser.close()
+            for pool in self._pools():
+                pool.close()
             done.set()
 
         threading.Thread(target=finish, daemon=True).start()
@@ -206,6 +228,7 @@ class Worker:
             "commits on its own, so nothing is half-written)",
             timeout,
         )
-        self.parser.kill()  # idle parser processes would outlive os._exit and wait forever
+        for pool in self._pools():  # idle parser processes would outlive os._exit and wait
+            pool.kill()
         logging.shutdown()
         os._exit(0)  # threads stuck in network calls cannot be joined; the store is consistent

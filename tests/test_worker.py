@@ -194,9 +194,11 @@ def test_sighup_keeps_the_old_config_when_the_new_one_is_broken_and_picks_up_a_g
         worker.wait_for_log("poll: ", times=rounds + 2)
         assert feed_server.hits("/gen/1.xml") == 0  # the broken config's new feed is not in
 
-        write_config(path, [first, second], **settings)
+        good = tables(tmp_path, poll={"workers": 2})  # and parse in processes from now on
+        write_config(path, [first, second], **good)
         worker.send(signal.SIGHUP)
         worker.wait_for_log("config reloaded: 2 feeds")
+        assert "[poll] workers changed: parsing now in 2 processes" in worker.text()
         wait_for(lambda: entry_counts(engine).get(second) == ITEMS, "the added feed's entries")
         assert feed_server.hits("/gen/1.xml") == 1
 
