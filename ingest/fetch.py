@@ -197,14 +197,16 @@ class _Pools:
         self._users[key] -= 1
 
     def _open(self, url: httpx.URL) -> httpx.AsyncHTTPTransport:
-        if self._tls is None and url.scheme == "https":
-            self._tls = httpx.create_ssl_context()  # loading the CA bundle takes tens of ms
+        tls: ssl.SSLContext | bool = False  # plain http never uses it
+        if url.scheme == "https":
+            if self._tls is None:
+                self._tls = httpx.create_ssl_context()  # loading the CA bundle takes tens of ms
+            tls = self._tls
         proxy = self._proxies.get(url.scheme)
         if proxy and urllib.request.proxy_bypass(url.host):
             proxy = None
         if proxy and not proxy.startswith(("http://", "https://")):
             raise FetchError(f"the proxy {proxy} set in the environment is not http or https")
-        tls = self._tls if url.scheme == "https" else False  # plain http never uses it
         return httpx.AsyncHTTPTransport(verify=tls, limits=self._limits, proxy=proxy)
 
     async def _close_unused(self) -> None:
@@ -301,7 +303,7 @@ def describe_error(exc: Exception, url: httpx.URL, settings: PollSettings) -> st
     host = url.host
     where = f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
     detail = str(exc) or type(exc).__name__
-    timeouts = {
+    timeouts: dict[type[Exception], tuple[float, str, str]] = {
         httpx.ConnectTimeout: (settings.connect_timeout, f"connecting to {where}", "connect_"),
         httpx.ReadTimeout: (settings.read_timeout, f"waiting for {host} to send", "read_"),
         httpx.WriteTimeout: (settings.read_timeout, f"sending the request to {host}", "read_"),

@@ -100,18 +100,18 @@ class _BufferedExpatParser(ExpatParser):
     def reset(self) -> None:
         """Create the expat parser, then turn on its text buffering."""
         super().reset()
-        self._parser.buffer_text = True
+        self._parser.buffer_text = True  # type: ignore[attr-defined]  # set by reset(), untyped
 
-    def start_element(self, name: str, attrs: dict[str, str]) -> None:
+    def start_element(self, name: str, attrs: Mapping[str, str]) -> None:
         """An element start, with at most MAX_ATTRIBUTES attributes."""
         super().start_element(name, _first_attributes(attrs))
 
-    def start_element_ns(self, name: str, attrs: dict[str, str]) -> None:
+    def start_element_ns(self, name: str, attrs: Mapping[str, str]) -> None:
         """A namespaced element start, with at most MAX_ATTRIBUTES attributes."""
         super().start_element_ns(name, _first_attributes(attrs))
 
 
-def _first_attributes(attrs: dict[str, str]) -> dict[str, str]:
+def _first_attributes(attrs: Mapping[str, str]) -> Mapping[str, str]:
     if len(attrs) <= MAX_ATTRIBUTES:
         return attrs
     return dict(itertools.islice(attrs.items(), MAX_ATTRIBUTES))
