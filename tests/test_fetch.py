@@ -282,7 +282,7 @@ def test_dns_failures_are_named_with_what_to_check() -> None:
     with pytest.raises(
         HostNotFound, match=r"^DNS lookup failed for feeds\.broadsheet\.invalid "
     ) as caught:
-        fetch("https://feeds.broadsheet.invalid/rss")
+        fetch("https://feeds.broadsheet.invalid/rss", connect_timeout=30.0, timeout=60.0)
     assert str(caught.value).endswith(
         ": check the host name in the feed's URL, and that this machine can resolve names"
     )
