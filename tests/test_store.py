@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect, select, text
@@ -54,11 +55,20 @@ def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
     engine.dispose()
 
 
-def test_unreachable_database_is_a_clear_error() -> None:
-    with pytest.raises(StoreError, match="cannot open the store"):
+def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot open the store") as caught:
         open_store("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert "check that the server is running and the database exists" in str(caught.value)
     with pytest.raises(StoreError, match="only sqlite"):
         open_store("mysql://localhost/db")
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(
+        StoreError, match=r"cannot create the folder .* for the SQLite store: "
+    ) as caught:
+        open_store(f"sqlite:///{tmp_path}/file/data/broadsheet.db")
+    assert str(caught.value).endswith(
+        "change [storage] url in the config (or BROADSHEET_DATABASE_URL)"
+    )
 
 
 def test_sync_adds_updates_and_retires_feeds(engine: Engine) -> None:

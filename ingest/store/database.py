@@ -27,7 +27,14 @@ def create(url: str) -> Engine:
         raise StoreError(f"storage url {url!r} is not a database URL: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the folder {folder} for the SQLite store: "
+                    f"{exc.strerror or exc}; {_WHERE_THE_URL_IS}"
+                ) from exc
         engine = create_engine(parsed, connect_args={"timeout": 60})
         _sqlite_pragmas(engine)
         return engine
@@ -84,7 +91,9 @@ def upgrade(engine: Engine) -> None:
                     )
                     connection.commit()
     except OperationalError as exc:
-        raise StoreError(f"cannot open the store at {_safe(engine)}: {_first_line(exc)}") from exc
+        raise StoreError(
+            f"cannot open the store at {_safe(engine)}: {_first_line(exc)}; {_advice(engine)}"
+        ) from exc
     except SQLAlchemyError as exc:
         raise StoreError(
             f"cannot upgrade the store at {_safe(engine)}: {_first_line(exc)}"
@@ -108,6 +117,15 @@ def open_store(url: str) -> Engine:
     engine = create(url)
     upgrade(engine)
     return engine
+
+
+_WHERE_THE_URL_IS = "change [storage] url in the config (or BROADSHEET_DATABASE_URL)"
+
+
+def _advice(engine: Engine) -> str:
+    if engine.dialect.name == "postgresql":
+        return f"check that the server is running and the database exists, or {_WHERE_THE_URL_IS}"
+    return f"check that this user can write the file and its folder, or {_WHERE_THE_URL_IS}"
 
 
 def _safe(engine: Engine) -> str:
