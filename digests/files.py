@@ -54,7 +54,8 @@ def write_atomically(path: Path, text: str) -> None:
             raise
     except OSError as exc:
         raise FileDeliveryError(
-            f"cannot write the Markdown digest {path}: {exc.strerror or exc}"
+            f"cannot write the Markdown digest {path}: {exc.strerror or exc}; check that this "
+            "user can write [digests] output_dir (or BROADSHEET_OUTPUT_DIR)"
         ) from exc
 
 

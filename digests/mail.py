@@ -77,11 +77,19 @@ def send(message: EmailMessage, smtp: SmtpSettings) -> None:
             f"SMTP server {where} answered {_reply(exc.smtp_code, exc.smtp_error)}"
         ) from exc
     except (ConnectionRefusedError, smtplib.SMTPConnectError) as exc:
-        raise SmtpError(f"SMTP server {where} refused the connection; is it running?") from exc
+        raise SmtpError(
+            f"SMTP server {where} refused the connection: check [smtp] host and port, and that "
+            "the server is running"
+        ) from exc
     except TimeoutError as exc:
-        raise SmtpError(f"SMTP server {where} did not answer within {smtp.timeout:g} s") from exc
+        raise SmtpError(
+            f"SMTP server {where} did not answer within {smtp.timeout:g} s: check [smtp] host "
+            "and port, and that no firewall drops the connection"
+        ) from exc
     except socket.gaierror as exc:
-        raise SmtpError(f"SMTP host {smtp.host!r} could not be resolved ({exc.strerror})") from exc
+        raise SmtpError(
+            f"SMTP host {smtp.host!r} could not be resolved ({exc.strerror}): check [smtp] host"
+        ) from exc
     except ssl.SSLError as exc:
         raise SmtpError(
             f"TLS with SMTP server {where} failed: {exc.reason or exc}; check [smtp].security"

@@ -133,7 +133,7 @@ def test_a_repeated_run_sends_nothing(
 @pytest.mark.parametrize(
     ("refusal", "expected"),
     [
-        ("down", "refused the connection"),
+        ("down", "refused the connection: check [smtp] host and port"),
         ("451 4.3.0 Try again later", "451"),
         ("550 5.1.1 No such user", "rejected the recipient"),
     ],
