@@ -191,25 +191,22 @@ def _feeds(check: Checker, raw: Any) -> list[FeedSpec]:
     seen: dict[str, str] = {}
     for where, item in check.array(raw, "feeds"):
         check.keys(item, where, {"url", "title", "tags", "interval", "enabled"})
+        url = None
         if "url" not in item:
             check.fail(where, 'missing key "url" (the feed\'s address)')
-            continue
-        url = check.converted(item, "url", where, http_url, None)
-        if url is None:
-            continue
-        if url in seen:
+        elif (url := check.converted(item, "url", where, http_url, None)) in seen:
             check.fail(f"{where}.url", f"{url} is listed twice (also at {seen[url]})")
-            continue
-        seen[url] = where
-        feeds.append(
-            FeedSpec(
-                url=url,
-                title=check.typed(item, "title", where, str, None),
-                tags=check.strings(item, "tags", where),
-                interval=check.converted(item, "interval", where, duration, None),
-                enabled=check.typed(item, "enabled", where, bool, True),
+            url = None
+        # The other keys are checked either way: every problem at once.
+        title = check.typed(item, "title", where, str, None)
+        tags = check.strings(item, "tags", where)
+        interval = check.converted(item, "interval", where, duration, None)
+        enabled = check.typed(item, "enabled", where, bool, True)
+        if url is not None:
+            seen[url] = where
+            feeds.append(
+                FeedSpec(url=url, title=title, tags=tags, interval=interval, enabled=enabled)
             )
-        )
     return feeds
 
 
@@ -302,68 +299,69 @@ def _subscribers(check: Checker, raw: Any) -> list[Subscriber]:
             check.fail(
                 f"{where}.email", f'expected an address like "ann@example.org", got {email!r}'
             )
-            continue
-        if email.lower() in seen:
+            email = None  # the rest of the entry is still checked: every problem at once
+        elif email.strip().lower() in seen:
             check.fail(f"{where}.email", f"{email} is listed twice")
-            continue
-        seen.add(email.lower())
-        schedule = check.typed(item, "schedule", where, str, "daily 07:00")
-        try:
-            cron = to_cron(schedule)
-        except ScheduleError as exc:
-            check.fail(f"{where}.schedule", str(exc))
-            cron = "0 7 * * *"
-        timezone = check.typed(item, "timezone", where, str, "UTC")
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            check.fail(
-                f"{where}.timezone",
-                f'expected an IANA time zone like "Europe/Berlin", got {timezone!r}',
-            )
-            timezone = "UTC"
-        deliver = check.strings(item, "deliver", where) or ("email",)
-        for channel in deliver:
-            if channel not in ("email", "markdown"):
-                check.fail(
-                    f"{where}.deliver", f'expected "email" and/or "markdown", got {channel!r}'
-                )
-        feeds = check.strings(item, "feeds", where)
-        for index, url in enumerate(feeds):
-            try:
-                http_url(url)
-            except ValueError as exc:
-                check.fail(f"{where}.feeds[{index}]", str(exc))
-        include, exclude = (
-            check.strings(item, "include", where),
-            check.strings(item, "exclude", where),
-        )
-        for key, rules in (("include", include), ("exclude", exclude)):
-            for index, rule in enumerate(rules):
-                if len(rule) > 2 and rule.startswith("/") and rule.endswith("/"):
-                    try:
-                        re.compile(rule[1:-1])
-                    except re.error as exc:
-                        check.fail(
-                            f"{where}.{key}[{index}]", f"not a valid regular expression: {exc}"
-                        )
-        subscribers.append(
-            Subscriber(
-                email=email.strip(),
-                schedule=schedule,
-                cron=cron,
-                timezone=timezone,
-                name=check.typed(item, "name", where, str, ""),
-                tags=check.strings(item, "tags", where),
-                feeds=feeds,
-                deliver=tuple(dict.fromkeys(deliver)),
-                max_per_feed=check.positive(item, "max_per_feed", where, 10),
-                max_items=check.positive(item, "max_items", where, 100),
-                include=include,
-                exclude=exclude,
-            )
-        )
+        else:
+            seen.add(email.strip().lower())
+        subscriber = _subscriber(check, item, where, (email or "").strip())
+        if email is not None:
+            subscribers.append(subscriber)
     return subscribers
+
+
+def _subscriber(check: Checker, item: dict[str, Any], where: str, email: str) -> Subscriber:
+    schedule = check.typed(item, "schedule", where, str, "daily 07:00")
+    try:
+        cron = to_cron(schedule)
+    except ScheduleError as exc:
+        check.fail(f"{where}.schedule", str(exc))
+        cron = "0 7 * * *"
+    timezone = check.typed(item, "timezone", where, str, "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        check.fail(
+            f"{where}.timezone",
+            f'expected an IANA time zone like "Europe/Berlin", got {timezone!r}',
+        )
+        timezone = "UTC"
+    deliver = check.strings(item, "deliver", where) or ("email",)
+    for channel in deliver:
+        if channel not in ("email", "markdown"):
+            check.fail(f"{where}.deliver", f'expected "email" and/or "markdown", got {channel!r}')
+    feeds = check.strings(item, "feeds", where)
+    for index, url in enumerate(feeds):
+        try:
+            http_url(url)
+        except ValueError as exc:
+            check.fail(f"{where}.feeds[{index}]", str(exc))
+    return Subscriber(
+        email=email,
+        schedule=schedule,
+        cron=cron,
+        timezone=timezone,
+        name=check.typed(item, "name", where, str, ""),
+        tags=check.strings(item, "tags", where),
+        feeds=feeds,
+        deliver=tuple(dict.fromkeys(deliver)),
+        max_per_feed=check.positive(item, "max_per_feed", where, 10),
+        max_items=check.positive(item, "max_items", where, 100),
+        include=_rules(check, item, where, "include"),
+        exclude=_rules(check, item, where, "exclude"),
+    )
+
+
+def _rules(check: Checker, item: dict[str, Any], where: str, key: str) -> tuple[str, ...]:
+    """Keyword rules: words, or /regular expressions/ that must compile."""
+    rules = check.strings(item, key, where)
+    for index, rule in enumerate(rules):
+        if len(rule) > 2 and rule.startswith("/") and rule.endswith("/"):
+            try:
+                re.compile(rule[1:-1])
+            except re.error as exc:
+                check.fail(f"{where}.{key}[{index}]", f"not a valid regular expression: {exc}")
+    return rules
 
 
 _WORKER_KEYS = {"poll_every", "shutdown_timeout", "log_format", "healthy_within"}

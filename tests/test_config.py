@@ -59,9 +59,11 @@ url = "https://example.org/feed"
 
 [[feeds]]
 url = "ftp://example.org/feed"
+interval = "weekly"
 
 [[feeds]]
 title = "no url"
+enabled = "yes"
 
 [[feeds]]
 url = "https://example.org/other"
@@ -69,6 +71,7 @@ tags = "world"
 
 [[subscribers]]
 email = "not-an-address"
+schedule = "daily 25:00"
 
 [[subscribers]]
 email = "ann@example.org"
@@ -89,9 +92,12 @@ exclude = ["/[unclosed/"]
         "poll.per_host",
         "poll.per_hots",
         "feeds[1].url",
+        "feeds[1].interval",  # checked although the URL was wrong
         "feeds[2]",
+        "feeds[2].enabled",
         "feeds[3].tags",
         "subscribers[0].email",
+        "subscribers[0].schedule",  # checked although the address was wrong
         "subscribers[1].timezone",
         "subscribers[1].schedule",
         "subscribers[1].deliver",
