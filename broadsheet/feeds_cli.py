@@ -46,7 +46,7 @@ def feeds(
             str(row["entries"]),
             _ago(row["last_success"], now),
             _problem(row),
-            "disabled" if not row["enabled"] else _ago(row["next_poll"], now),
+            _next_poll(row, now),
         )
     out.print(table)
     failing = sum(1 for row in rows if row["last_error"])
@@ -73,9 +73,18 @@ def _escape(text: str) -> str:
     return text.replace("[", "\\[")
 
 
+def _next_poll(row: dict[str, Any], now: datetime) -> str:
+    """When the feed is polled next: "disabled", "due now" or "in 25m"."""
+    if not row["enabled"] or row["disabled_reason"]:
+        return "disabled"
+    when = row["next_poll"]
+    return "due now" if when is None or when <= now else _ago(when, now)
+
+
 def _ago(when: datetime | None, now: datetime) -> str:
+    """A time relative to now: "never", "3h ago" or "in 25m"."""
     if when is None:
-        return "never" if when is None else ""
+        return "never"
     seconds = (when - now).total_seconds()
     span = abs(seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):

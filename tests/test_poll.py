@@ -153,10 +153,13 @@ def test_changed_content_updates_the_entry(tmp_path: Path, feed_server: FeedServ
 def test_feeds_table_and_bad_config(tmp_path: Path, feed_server: FeedServer) -> None:
     url = feed_server.route("/missing.rss", body=b"", status=404)
     path = write_config(tmp_path, [url])
+    code, output = cli("feeds", "--config", str(path))
+    assert code == 0 and "never" in output and "due now" in output
     poll_json(path)
     code, output = cli("feeds", "--config", str(path))
     assert code == 0
     assert "404" in output and "1 feed, 1 with errors." in output
+    assert "due now" not in output and "in " in output  # backing off
     broken = write_config(tmp_path, [url], extra="bogus = 1")
     code, output = cli("poll", "--config", str(broken))
     assert code == 2 and "poll.bogus: unknown key" in output
