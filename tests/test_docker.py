@@ -1,17 +1,21 @@
 """The Docker image's commands as plain processes, and the compose file against the config's names.
 
 No Docker engine is needed: the Dockerfile's ENV, ENTRYPOINT + CMD, HEALTHCHECK and STOPSIGNAL
-are read from the file and run here with /config and /data mapped to temporary folders.
+are read from the file and run here with /config and /data mapped to temporary folders. The
+compose file is checked against the config's names, and by `docker compose config` (or v1's
+`docker-compose config`) where one is installed; neither needs an engine.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 import tomlkit
 import yaml
 from processes import BROADSHEET, environment, wait_for
@@ -104,3 +108,25 @@ def test_compose_uses_only_names_the_config_knows() -> None:
     postgres = services["postgres"]["environment"]
     assert f"{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}@postgres" in url
     assert url.endswith(f"/{postgres['POSTGRES_DB']}")
+
+
+def compose_command() -> list[str] | None:
+    """`docker compose` (v2) or `docker-compose` (v1), whichever this machine has; else None."""
+    for command in (["docker", "compose"], ["docker-compose"]):
+        if shutil.which(command[0]) is None:
+            continue
+        probe = subprocess.run([*command, "version"], capture_output=True, text=True)
+        if probe.returncode == 0:
+            return command
+    return None
+
+
+@pytest.mark.parametrize("profile", [[], ["--profile", "full"]], ids=["default", "full"])
+def test_compose_file_is_valid_for_docker_compose(profile: list[str]) -> None:
+    command = compose_command()
+    if command is None:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed here")
+    done = subprocess.run(
+        [*command, *profile, "config", "--quiet"], cwd=REPO, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
