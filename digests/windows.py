@@ -4,6 +4,11 @@ The next window starts exactly where the last delivered one ended, so across con
 digests nothing is skipped or repeated; after downtime the first digest covers the whole gap.
 A new subscriber's first digest is due at once and covers the schedule's last whole period
 (a day for "daily") and what came since, up to now; from then on digests follow the schedule.
+
+A digest that ended off the schedule (the first one, or one forced with ``--now``) can leave a
+sliver before the next scheduled time: a first digest at 06:50 and a daily one at 07:00. A
+scheduled window shorter than ``SHORTEST`` of the period is not sent; it opens the next window
+instead, so the reader does not get two digests within minutes and nothing is skipped.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from datetime import datetime
 
 from digests.models import Window
 from digests.schedule import period, previous_run
+
+SHORTEST = 0.1  # of the schedule's period: a shorter scheduled window waits for the next run
 
 
 @dataclass(frozen=True)
@@ -49,5 +56,7 @@ def plan(
         scheduled = previous_run(cron, zone, now)
         return Window(scheduled - period(cron, zone, now), now)
     if target <= last_end:
+        return None
+    if not force and target - last_end < period(cron, zone, now) * SHORTEST:
         return None
     return Window(last_end, target)

@@ -85,6 +85,21 @@ def test_the_first_window_then_consecutive_ones() -> None:
     assert nxt == Window(now, utc(2026, 11, 26, 6))
 
 
+def test_a_sliver_before_the_next_run_waits_for_the_run_after() -> None:
+    cron, zone = "0 7 * * *", "UTC"
+    first_end = utc(2026, 11, 25, 6, 59, 30)  # a first (or forced) digest just before 07:00
+    assert plan(cron, zone, utc(2026, 11, 25, 7, 0, 30), first_end, None) is None
+    assert plan(cron, zone, utc(2026, 11, 25, 9), first_end, None) is None
+    later = plan(cron, zone, utc(2026, 11, 26, 7, 0, 30), first_end, None)
+    assert later == Window(first_end, utc(2026, 11, 26, 7))  # nothing skipped: it starts there
+    two_hours = utc(2026, 11, 25, 4, 30)  # 2.5 h before the run is more than a tenth of a day
+    assert plan(cron, zone, utc(2026, 11, 25, 7, 1), two_hours, None) == Window(
+        two_hours, utc(2026, 11, 25, 7)
+    )
+    forced = plan(cron, zone, utc(2026, 11, 25, 7, 1), first_end, None, force=True)
+    assert forced == Window(first_end, utc(2026, 11, 25, 7, 1))  # --now still delivers
+
+
 def test_downtime_gives_one_window_over_the_gap_and_retries_stretch() -> None:
     cron, zone = "0 7 * * *", "UTC"
     last = utc(2026, 11, 20, 7)
