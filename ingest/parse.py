@@ -84,6 +84,7 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str, now: dateti
     # Relative URLs resolve against the URL that answered (RFC 7231 dropped Content-Location as
     # a base), and without it feedparser skips a urljoin per element.
     lowered.pop("content-location", None)
+    lowered = _xml_media_type(lowered)
     check_entities(content, lowered)
     result = feedparser.parse(
         io.BytesIO(content),
@@ -199,6 +200,21 @@ def describe_bozo(exc: BaseException, added_lines: int = 0) -> str:
         "UndeclaredNamespace": "undeclared XML namespace: ",
     }
     return prefixes.get(type(exc).__name__, "") + message
+
+
+def _xml_media_type(headers: dict[str, str]) -> dict[str, str]:
+    """``text/xml`` without a charset read as the document declares, not as US-ASCII.
+
+    RFC 3023 made such a body US-ASCII, and feedparser follows it, so a UTF-8 feed served as
+    plain ``text/xml`` (common) carried an encoding warning. RFC 7303, which replaced 3023,
+    leaves the encoding to the BOM and the XML declaration, as for ``application/xml``.
+    """
+    media, _, parameters = headers.get("content-type", "").partition(";")
+    media = media.strip().lower()
+    textual_xml = media == "text/xml" or (media.startswith("text/") and media.endswith("+xml"))
+    if textual_xml and "charset" not in parameters.lower():
+        return headers | {"content-type": "application/xml"}
+    return headers
 
 
 def _html_page(content_type: str, url: str) -> ParseError:

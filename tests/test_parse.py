@@ -201,6 +201,24 @@ def test_html_page_is_not_a_feed(body: bytes, content_type: str) -> None:
     )
 
 
+@pytest.mark.parametrize("content_type", ["text/xml", "text/rss+xml", "TEXT/XML; q=1"])
+def test_utf8_served_as_text_xml_without_charset_reads_as_declared(content_type: str) -> None:
+    body = rss(
+        "<item><title>Talks \u201cclose,\u201d says caf\u00e9 owner</title><guid>1</guid></item>"
+    )
+    parsed = parse(body, content_type)
+    assert parsed.warning is None
+    assert parsed.entries[0].title == "Talks \u201cclose,\u201d says caf\u00e9 owner"
+
+
+def test_a_charset_on_text_xml_is_still_honoured() -> None:
+    body = rss("<item><title>caf\u00e9</title><guid>1</guid></item>").replace(
+        b'encoding="utf-8"', b'encoding="iso-8859-1"'
+    )
+    parsed = parse(body.decode("utf-8").encode("latin-1"), "text/xml; charset=iso-8859-1")
+    assert parsed.entries[0].title == "caf\u00e9"
+
+
 def test_feed_with_xhtml_doctype_is_still_a_feed() -> None:
     prolog = '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "x">\n'
     assert parse(rss("<item><title>t</title><guid>1</guid></item>", prolog=prolog)).entries
