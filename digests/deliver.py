@@ -24,6 +24,7 @@ from digests.render import render_html, render_markdown, render_text, subject
 from digests.settings import DigestSettings, SmtpSettings, Subscriber
 from digests.windows import plan
 from ingest.errors import DeliveryError
+from ingest.store.database import failures as store_failures
 
 CLAIM_LEASE = 600.0  # seconds a process may hold a window before another may take it over
 
@@ -89,6 +90,24 @@ def deliver_due(
     log: Log | None = None,
 ) -> DigestReport:
     """Deliver each subscriber's digest that is due (all of them with ``force``)."""
+    kept = (
+        "digests recorded as sent stay sent, and the rest are delivered by a later run (one "
+        "mailed just as the store failed may go out again, with the same Message-ID)"
+    )
+    with store_failures("delivering digests", kept):
+        return _deliver_all(engine, delivery, subscribers, now, owner, force, dry_run, log)
+
+
+def _deliver_all(
+    engine: Engine,
+    delivery: Delivery,
+    subscribers: Sequence[Subscriber],
+    now: datetime,
+    owner: str,
+    force: bool,
+    dry_run: bool,
+    log: Log | None,
+) -> DigestReport:
     report = DigestReport()
     for subscriber in subscribers:
         window = due_window(engine, subscriber, now, force=force)

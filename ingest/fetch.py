@@ -103,21 +103,22 @@ class Fetcher:
         self, url: httpx.URL, validators: Validators, deadline: float | None
     ) -> tuple[_Answer, float]:
         """One request under the host and overall limits and the whole-fetch deadline."""
-        if self._pools is None:
+        pools = self._pools  # kept: a fetch still unwinding when the Fetcher closes gives back
+        if pools is None:
             raise RuntimeError("use the Fetcher inside 'async with'")
         host = self._hosts.get(url.host)
         if host is None:
             host = self._hosts[url.host] = asyncio.Semaphore(self.settings.per_host)
         try:
             async with host, self._slots:
-                key, transport = await self._pools.take(url)
+                key, transport = await pools.take(url)
                 try:
                     if deadline is None:  # the whole-fetch clock starts once a slot is ours
                         deadline = asyncio.get_running_loop().time() + self.settings.timeout
                     async with asyncio.timeout_at(deadline):
                         return await self._request(transport, url, validators), deadline
                 finally:
-                    self._pools.give_back(key)
+                    pools.give_back(key)
         except TimeoutError as exc:
             raise FetchError(
                 f"timed out after {_seconds(self.settings.timeout)} s "

@@ -27,6 +27,7 @@ from ingest.models import FeedState, Fetched, ParsedFeed, PollSettings
 from ingest.parsing_pool import ParsingPool
 from ingest.store import entries as stored_entries
 from ingest.store import feeds as stored_feeds
+from ingest.store.database import failures as store_failures
 
 Progress = Callable[[FeedState, str], None]
 
@@ -101,10 +102,15 @@ def poll(
     Setting ``stop`` ends the round after the feeds already claimed; the rest wait for the next.
     """
     round_ = _Round(engine, settings, owner or worker_name(), clock, progress, stop)
-    if parser is not None:
-        return asyncio.run(round_.run(parser, everything))
-    with ParsingPool(settings.workers) as own_parser:
-        return asyncio.run(round_.run(own_parser, everything))
+    kept = (
+        "every feed stored before it is kept; the feeds this round had claimed are polled again "
+        f"once their lease (poll.lease, {settings.lease:g} s) runs out"
+    )
+    with store_failures("polling", kept):
+        if parser is not None:
+            return asyncio.run(round_.run(parser, everything))
+        with ParsingPool(settings.workers) as own_parser:
+            return asyncio.run(round_.run(own_parser, everything))
 
 
 def due_count(engine: Engine, *, everything: bool = False, now: datetime | None = None) -> int:
@@ -152,11 +158,22 @@ class _Round:
                     if not batch:
                         break
                     self.report.feeds += len(batch)
-                    await asyncio.gather(*(self._one(fetcher, parser, feed) for feed in batch))
+                    await self._batch(fetcher, parser, batch)
                     await self._store(self._release_unchanged)
         finally:
             self.writer.shutdown(wait=True)
         return self.report
+
+    async def _batch(self, fetcher: Fetcher, parser: ParsingPool, batch: list[FeedState]) -> None:
+        """Poll a batch at once; when one fails beyond its feed (the store), stop the others."""
+        tasks = [asyncio.ensure_future(self._one(fetcher, parser, feed)) for feed in batch]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # none outlives the Fetcher
+            raise
 
     async def _store(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()

@@ -21,9 +21,11 @@ from typing import Any, TypeVar
 
 import pytest
 from processes import Worker, daily_schedule, entry_counts, wait_for, write_config
+from proxy import TcpProxy
 from server import FeedServer, Reply, Request, delayed, generated_feed
 from smtp import SmtpServer
 from sqlalchemy import Engine, create_engine, func, select, text, update
+from sqlalchemy.engine import make_url
 from stores import PG_SERVER, fresh_pg_schema, pg_unavailable
 
 from ingest.store.database import open_store
@@ -248,3 +250,42 @@ def feed_rows(engine: Engine) -> dict[str, Any]:
 
 def _path(url: str) -> str:
     return "/" + url.split("/", 3)[3]
+
+
+def test_a_database_outage_mid_round_is_named_and_the_worker_carries_on_when_it_returns(
+    tmp_path: Path, feed_server: FeedServer, pg_url: str
+) -> None:
+    total = 8
+    urls = []
+    for n in range(total):
+
+        def feed(request: Request, n: int = n) -> Reply:
+            return generated_feed(request, n, 0)
+
+        urls.append(feed_server.route(f"/slow/{n}.xml", delayed(feed, 0.5)))
+    config = write_config(
+        tmp_path / "broadsheet.toml",
+        urls,
+        poll={"interval": "1d", "workers": 1, "concurrency": 2, "per_host": 2, "lease": "3s"},
+        worker={"poll_every": "1s"},
+    )
+    engine = open_store(pg_url)
+    address = make_url(pg_url)
+    with TcpProxy(address.host or "127.0.0.1", address.port or 5432) as proxy:
+        proxied = address.set(host="127.0.0.1", port=proxy.port)
+        env = {"BROADSHEET_DATABASE_URL": proxied.render_as_string(hide_password=False)}
+        with Worker(config, tmp_path / "worker.log", env=env) as worker:
+            wait_for(lambda: ITEMS in entry_counts(engine).values(), "the first feed stored")
+            proxy.cut()  # the database goes away mid-round
+            worker.wait_for_log("poll round failed: the store failed while polling: ")
+            assert worker.running
+            proxy.resume()
+            wait_for(lambda: set(entry_counts(engine).values()) == {ITEMS}, "every feed stored", 60)
+            worker.send(signal.SIGTERM)
+            assert worker.wait() == 0
+    log = worker.text()
+    assert "Traceback" not in log, log
+    assert "Check that the database is running and reachable" in log
+    assert "are polled again once their lease (poll.lease, 3 s) runs out" in log
+    assert_entries_unique(engine, total * ITEMS)
+    engine.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +119,24 @@ def open_store(url: str) -> Engine:
     engine = create(url)
     upgrade(engine)
     return engine
+
+
+@contextmanager
+def failures(doing: str, kept: str) -> Iterator[None]:
+    """Turn a database error while ``doing`` into a StoreError that says what ``kept`` means.
+
+    A database that goes away mid-run (a restart, a network cut) raises from deep inside a round;
+    the person reading the log needs what failed, what is safe, and what to check.
+    """
+    try:
+        yield
+    except StoreError:
+        raise
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            f"the store failed while {doing}: {_first_line(exc)}; {kept}. Check that the "
+            "database is running and reachable"
+        ) from exc
 
 
 _WHERE_THE_URL_IS = "change [storage] url in the config (or BROADSHEET_DATABASE_URL)"

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
+from ingest.store.database import failures
 from ingest.store.schema import workers
 
 
@@ -16,7 +17,8 @@ def beat(engine: Engine, name: str, started: datetime, last_round: dict[str, Any
     """Record that worker ``name`` finished a poll round now."""
     now = datetime.now(UTC)
     summary = {k: v for k, v in last_round.items() if k != "errors"}
-    with engine.begin() as conn:
+    kept = "the round itself is stored; `broadsheet health` reads the older heartbeat"
+    with failures("recording the worker's heartbeat", kept), engine.begin() as conn:
         changed = conn.execute(
             update(workers)
             .where(workers.c.name == name)
