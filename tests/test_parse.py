@@ -12,7 +12,6 @@ import base64
 import dataclasses
 import json
 import os
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -117,29 +116,31 @@ def test_golden_atom_times_are_utc_and_xml_base_applies() -> None:
 # Entity expansion
 
 
-def refused_quickly(body: bytes, message: str) -> None:
-    started = time.perf_counter()
+def refused_before_parsing(body: bytes, message: str) -> None:
+    """Refused by our checks, which run before feedparser (the message is theirs): no blow-up.
+
+    How long that takes is measured in bench/, not asserted here.
+    """
     with pytest.raises(ParseError, match=message):
         parse(body)
-    assert time.perf_counter() - started < 2
 
 
-def test_billion_laughs_is_refused_quickly() -> None:
+def test_billion_laughs_is_refused_before_parsing() -> None:
     levels = ['<!ENTITY lol0 "lol">'] + [
         f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
     ]
     prolog = "<!DOCTYPE rss [\n" + "\n".join(levels) + "\n]>\n"
     body = rss("<item><title>&lol9;</title></item>", prolog=prolog)
-    refused_quickly(
+    refused_before_parsing(
         body, r"refused: the feed declares XML entities that would expand to [\d,.]+ MB"
     )
 
 
 @pytest.mark.parametrize("sep", ["\n", ""])  # feedparser's own regex misses one-line subsets
-def test_quadratic_blowup_is_refused_quickly(sep: str) -> None:
+def test_quadratic_blowup_is_refused_before_parsing(sep: str) -> None:
     prolog = f'<!DOCTYPE rss [{sep}<!ENTITY big "{"A" * 100_000}">{sep}]>\n'
     item = f"<item><title>x</title><description>{'&big;' * 100_000}</description></item>"
-    refused_quickly(rss(item, prolog=prolog), r"expand to 10,000\.0 MB \(limit 1 MB\)")
+    refused_before_parsing(rss(item, prolog=prolog), r"expand to 10,000\.0 MB \(limit 1 MB\)")
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-7"])
@@ -156,7 +157,7 @@ def test_bomb_in_an_encoding_that_hides_it_is_refused(encoding: str) -> None:
     )
     body = text.encode("utf-16") if encoding == "utf-16" else text.encode("ascii")
     assert b"<!ENTITY" not in body
-    refused_quickly(body, r"expand to 10\.0 MB")
+    refused_before_parsing(body, r"expand to 10\.0 MB")
 
 
 @pytest.mark.parametrize(
@@ -275,16 +276,15 @@ def test_too_many_entries_are_cut_with_a_warning() -> None:
     ],
 )
 def test_absurd_documents_are_refused_before_parsing(items: str, message: str) -> None:
-    refused_quickly(rss(items), message)
+    refused_before_parsing(rss(items), message)
 
 
 def test_element_with_thousands_of_attributes_is_cheap() -> None:
-    attributes = " ".join(f'a{n}="x"' for n in range(20_000))  # quadratic in xml.sax
-    started = time.perf_counter()
+    # Quadratic in xml.sax, so only the first MAX_ATTRIBUTES of an element reach it.
+    attributes = " ".join(f'a{n}="x"' for n in range(20_000))
     feed = parse(
         rss(f"<item><guid>1</guid><link {attributes}>https://site.example/a</link></item>")
     )
-    assert time.perf_counter() - started < 2
     assert feed.entries[0].link == "https://site.example/a"
 
 
