@@ -6,6 +6,11 @@ handlers, style attributes or non-http(s)/mailto URLs. Its normalised output is 
 regular expression pass over ``<a>``/``<img>`` tags (cheaper than an nh3 attribute callback, which
 runs for every attribute) to make relative URLs absolute and to drop tracking pixels.
 
+A lazy-loaded image whose address is only in ``data-src`` (or ``data-lazy-src``,
+``data-original``), with no ``src`` or a ``data:`` placeholder, gets that address as its ``src``
+(checked like any other), unless the fragment carries a ``<noscript>`` fallback, which then holds
+the real image. The data attributes never reach the output.
+
 Tracking pixels are images 0 or 1 pixel wide or high, and images from these beacon hosts
 (a host matches itself and its subdomains):
 
@@ -32,7 +37,7 @@ ALLOWED_TAGS = frozenset(
 )
 ALLOWED_ATTRIBUTES: dict[str, frozenset[str]] = {
     "a": frozenset({"href", "title"}),
-    "img": frozenset({"src", "alt", "width", "height", "title"}),
+    "img": frozenset({"src", "alt", "width", "height", "title"}),  # and LAZY_SOURCES, read once
     "abbr": frozenset({"title"}),
     "time": frozenset({"datetime"}),
     "ol": frozenset({"start"}),
@@ -45,6 +50,7 @@ DROPPED_WITH_CONTENT = frozenset(
     | {"svg", "math", "noembed", "noframes", "textarea", "select", "head", "title"}
 )
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
+LAZY_SOURCES = ("data-src", "data-lazy-src", "data-original")  # where lazy loaders keep src
 LINK_REL = "noopener noreferrer"
 BEACON_HOSTS = frozenset(
     {"stats.wordpress.com", "feedsportal.com", "doubleclick.net", "google-analytics.com"}
@@ -69,7 +75,8 @@ _TAG_TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*>?")
 _CLEANER = nh3.Cleaner(
     tags=set(ALLOWED_TAGS),
     clean_content_tags=set(DROPPED_WITH_CONTENT),
-    attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+    attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}
+    | {"img": set(ALLOWED_ATTRIBUTES["img"] | set(LAZY_SOURCES))},
     url_schemes=set(URL_SCHEMES),
     link_rel=LINK_REL,
     strip_comments=True,
@@ -106,14 +113,18 @@ def sanitize_html(html: str, base: str | None = None) -> str:
         return ""
     if "<" not in html and "&" not in html and ">" not in html:
         return html
+    lazy = True  # a lazy image's data-src is its address, unless a <noscript> fallback has it
     if _NOSCRIPT.search(html):
         html = _NOSCRIPT.sub("", html)
+        lazy = False
     if html.count("<") > CHEAP_TAGS and _too_deep(html):
         return htmllib.escape(" ".join(htmllib.unescape(_TAG_TOKEN.sub(" ", html)).split()))
     cleaned = _CLEANER.clean(html)
     if _NEEDS_PASS.search(cleaned):
         origin = _ORIGIN.match(base) if base else None
-        cleaned = _URL_TAG.sub(lambda m: _fix_tag(m, base, origin and origin.group(0)), cleaned)
+        cleaned = _URL_TAG.sub(
+            lambda m: _fix_tag(m, base, origin and origin.group(0), lazy=lazy), cleaned
+        )
     return cleaned
 
 
@@ -178,11 +189,19 @@ def excerpt(text: str, length: int) -> str:
     return cut.rstrip(" ,;:-–—") + "…"
 
 
-def _fix_tag(match: re.Match[str], base: str | None, origin: str | None) -> str:
+def _fix_tag(
+    match: re.Match[str], base: str | None, origin: str | None, *, lazy: bool = True
+) -> str:
     """One <a> or <img> tag of nh3's output with its URL made absolute; '' for a pixel."""
     name = match.group(1) or match.group(2)
     attrs = dict(_ATTR.findall(match.group(0)))
     url_name = "src" if name == "img" else "href"
+    rebuild = False
+    if name == "img":
+        sources = [attrs.pop(key) for key in LAZY_SOURCES if key in attrs]
+        rebuild = bool(sources)  # the data attributes never reach the output
+        if lazy and sources and "src" not in attrs:  # nh3 drops a data: placeholder src
+            attrs["src"] = sources[0]
     raw = attrs.get(url_name)
     if raw is None:
         return "" if name == "img" else match.group(0)
@@ -191,7 +210,7 @@ def _fix_tag(match: re.Match[str], base: str | None, origin: str | None) -> str:
         return ""
     if url is None:
         del attrs[url_name]
-    elif url == raw:
+    elif url == raw and not rebuild:
         return match.group(0)
     else:
         attrs[url_name] = htmllib.escape(url, quote=True)

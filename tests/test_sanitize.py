@@ -191,6 +191,37 @@ def test_noscript_fallback_image_is_kept_as_html() -> None:
     assert cleaned == '<img src="https://news.example/real.jpg" alt="r">'
 
 
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ('<img data-src="/a.jpg" alt="A">', '<img alt="A" src="https://news.example/a.jpg">'),
+        (
+            '<img src="data:image/gif;base64,R0lGOD" data-lazy-src="https://cdn.example/b.jpg">',
+            '<img src="https://cdn.example/b.jpg">',
+        ),
+        ('<img data-original="c.jpg?w=1&amp;h=2">', f'<img src="{BASE}c.jpg?w=1&amp;h=2">'),
+        (
+            '<img src="/real.jpg" data-src="/other.jpg">',
+            '<img src="https://news.example/real.jpg">',
+        ),
+        ('<img data-src="javascript:alert(1)" alt="x">', ""),
+        ('<img data-src="https://pixel.wp.com/g.gif">', ""),
+        # The <noscript> fallback holds the real image: the lazy one is not shown twice.
+        (
+            '<img data-src="/a.jpg"><noscript><img src="/a.jpg"></noscript>',
+            '<img src="https://news.example/a.jpg">',
+        ),
+    ],
+)
+def test_lazy_images_get_their_real_address(html: str, expected: str) -> None:
+    assert sanitize_html(html, BASE) == expected
+
+
+def test_a_lazy_image_can_be_the_lead_image() -> None:
+    cleaned = sanitize_html('<p>Text</p><img data-src="/lead.jpg" alt="Harbour">', BASE)
+    assert first_image(cleaned) == "https://news.example/lead.jpg"
+
+
 @pytest.mark.parametrize("unit", ["<div>", "<ul><li>", "<blockquote>", "<b>x</i>"])
 def test_deep_nesting_is_flattened_to_text_before_tree_building(unit: str) -> None:
     # Tree building is quadratic in the depth; text only means it never ran (bench/ has timings).
