@@ -14,7 +14,9 @@ the real image. The data attributes never reach the output.
 Tracking pixels are images 0 or 1 pixel wide or high, and images from these beacon hosts
 (a host matches itself and its subdomains):
 
-- any host starting with ``pixel.`` (pixel.wp.com, pixel.quantserve.com, ...),
+- any host starting with ``pixel.`` (pixel.wp.com, pixel.quantserve.com, ...), unless the path
+  names a photo (``.jpg``, ``.jpeg``, ``.png``, ``.webp``, ``.avif``): some publishers serve real
+  pictures from such a host (pixel.nymag.com),
 - stats.wordpress.com, feedsportal.com, doubleclick.net, google-analytics.com,
   scorecardresearch.com,
 - FeedBurner and FeedBlitz item beacons: feeds.feedburner.com/~r/, feedproxy.google.com/~r/,
@@ -62,6 +64,7 @@ BEACON_PATHS = (
     ("feeds.feedblitz.com", "/~/i/"),
     ("facebook.com", "/tr"),
 )
+_PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".avif")
 TEXT_SOURCE_LIMIT = 16_384  # characters of HTML read for a plain-text excerpt or title
 # html5 tree building (nh3's parser, like a browser's) costs time quadratic in the nesting depth.
 # Below CHEAP_TAGS tags the worst case stays under half a second; above it the nesting is
@@ -135,7 +138,7 @@ def is_beacon(url: str) -> bool:
         return False
     host, path = match.group(1).lower().rstrip("."), match.group(2)
     if host.startswith("pixel."):
-        return True
+        return not path.lower().endswith(_PHOTO_SUFFIXES)
     labels = host.split(".")
     if any(".".join(labels[i:]) in BEACON_HOSTS for i in range(len(labels))):
         return True

@@ -183,6 +183,7 @@ def test_real_images_are_kept() -> None:
     html = '<img src="https://news.example/a.jpg" width="10" height="100">'
     assert sanitize_html(html, BASE) == html
     assert not is_beacon("https://pixelated.example/a.jpg")
+    assert not is_beacon("https://pixel.nymag.com/imgs/daily/2022/03/30/harbor.JPG")  # a real photo
     assert not is_beacon("https://feeds.feedburner.com/Wire")
 
 
