@@ -75,7 +75,7 @@ def _escape(text: str) -> str:
 
 def _next_poll(row: dict[str, Any], now: datetime) -> str:
     """When the feed is polled next: "disabled", "due now" or "in 25m"."""
-    if not row["enabled"] or row["disabled_reason"]:
+    if not row["enabled"]:  # off in the config, or disabled by a 410
         return "disabled"
     when = row["next_poll"]
     return "due now" if when is None or when <= now else _ago(when, now)

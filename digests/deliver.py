@@ -95,36 +95,23 @@ def deliver_due(
         "mailed just as the store failed may go out again, with the same Message-ID)"
     )
     with store_failures("delivering digests", kept):
-        return _deliver_all(engine, delivery, subscribers, now, owner, force, dry_run, log)
-
-
-def _deliver_all(
-    engine: Engine,
-    delivery: Delivery,
-    subscribers: Sequence[Subscriber],
-    now: datetime,
-    owner: str,
-    force: bool,
-    dry_run: bool,
-    log: Log | None,
-) -> DigestReport:
-    report = DigestReport()
-    for subscriber in subscribers:
-        window = due_window(engine, subscriber, now, force=force)
-        if window is None:
-            continue
-        report.due += 1
-        if dry_run:
-            _dry_run(engine, delivery, subscriber, window, report, log)
-            continue
-        claim = ledger.claim(
-            engine, subscriber.key, window, owner, now, CLAIM_LEASE, delivery.domain
-        )
-        if claim is None:
-            report.due -= 1  # another process is delivering it, or already did
-            continue
-        _deliver(engine, delivery, subscriber, claim, now, report, log)
-    return report
+        report = DigestReport()
+        for subscriber in subscribers:
+            window = due_window(engine, subscriber, now, force=force)
+            if window is None:
+                continue
+            report.due += 1
+            if dry_run:
+                _dry_run(engine, delivery, subscriber, window, report, log)
+                continue
+            claim = ledger.claim(
+                engine, subscriber.key, window, owner, now, CLAIM_LEASE, delivery.domain
+            )
+            if claim is None:
+                report.due -= 1  # another process is delivering it, or already did
+                continue
+            _deliver(engine, delivery, subscriber, claim, now, report, log)
+        return report
 
 
 def due_window(
