@@ -14,7 +14,8 @@ from ingest.store.database import open_store
 PG_SERVER = os.environ.get(
     "BROADSHEET_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-PG_SCHEMA = "broadsheet_test"
+# Parallel checkouts on one machine each set their own schema.
+PG_SCHEMA = os.environ.get("BROADSHEET_TEST_PG_SCHEMA", "broadsheet_test")
 
 
 def pg_url(schema: str = PG_SCHEMA) -> str:
