@@ -16,7 +16,15 @@ from ingest.errors import DeliveryError
 
 
 class SmtpError(DeliveryError):
-    """The SMTP server could not be reached or refused the message."""
+    """The SMTP server could not be reached or refused the message; worth retrying later."""
+
+
+class SmtpRejected(SmtpError):
+    """The server refused this message or recipient for good (5xx): retrying will not help."""
+
+
+class SmtpOutcomeUnknown(SmtpError):
+    """The message was sent but no final reply came: the server may or may not have kept it."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ class SmtpSettings:
     password_env: str = "BROADSHEET_SMTP_PASSWORD"
     sender: str = "Broadsheet <digest@localhost>"  # the ``from`` key
     reply_to: str = ""
-    timeout: float = 30.0
+    timeout: float = 30.0  # the whole conversation, except the wait for the final reply
+    data_timeout: float = 600.0  # the wait for the reply to the end of DATA (RFC 5321 4.5.3.2)
 
     @property
     def password(self) -> str:
