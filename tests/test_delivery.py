@@ -250,3 +250,22 @@ def test_consecutive_windows_neither_skip_nor_repeat(
         1 for m in arrivals if start + timedelta(minutes=m) < rows[0]["window_start"]
     )
     engine.dispose()
+
+
+def test_each_window_keeps_its_own_markdown_file_when_two_end_in_the_same_minute(
+    tmp_path: Path, sqlite_engine: Engine, smtp_server: SmtpServer
+) -> None:
+    s = settings_for(tmp_path, smtp_server.port, deliver=["markdown"])
+    ends = [DUE + timedelta(hours=3), DUE + timedelta(hours=5, seconds=10)]
+    ends.append(ends[1] + timedelta(seconds=40))  # the third digest ends in the same minute
+    for number, end in enumerate(ends):
+        stories = [(k % 2, f"s{number}{k}", f"Story {number * 3 + k}") for k in range(3)]
+        store_entries(sqlite_engine, end - timedelta(seconds=5), *stories)
+        assert run(sqlite_engine, s, end, force=True).written == 1
+    folder = tmp_path / "out" / "ann@example.org"
+    names = sorted(path.name for path in folder.glob("*.md"))
+    assert names == ["2022-03-30-1200-2.md", "2022-03-30-1200.md", "2022-03-30.md"]
+    found = [
+        n for path in folder.glob("*.md") for n in range(9) if f"Story {n}" in path.read_text()
+    ]
+    assert sorted(found) == list(range(9))  # every story of the day, each in one file
