@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from smtp import SmtpServer, free_port
@@ -28,10 +29,10 @@ from digests.deliver import Delivery, DigestReport, deliver_due
 from digests.mail import SmtpError, SmtpOutcomeUnknown, SmtpRejected
 from digests.settings import DigestSettings
 from ingest.models import Entry
-from ingest.store import deliveries
+from ingest.store import deliveries, schema
 from ingest.store import entries as stored_entries
 from ingest.store import feeds as stored_feeds
-from ingest.store.database import open_store
+from ingest.store.database import _alembic_config, create, open_store, upgrade
 
 
 def text_of(message: Any) -> str:
@@ -224,3 +225,37 @@ def test_refusals_and_unknown_outcomes_are_tried_three_times_other_failures_back
             timedelta(seconds=300 * 2 ** (attempts - 1)), timedelta(hours=1)
         )
     assert gives_up_at is None
+
+
+def test_an_older_store_keeps_its_windows_after_the_upgrade(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = create(url)
+    with engine.connect() as conn:  # a store as the first schema left it
+        command.upgrade(_alembic_config(conn), "0001")
+        conn.commit()
+    store_entries(engine, DUE - timedelta(hours=30), (0, "old", "Already sent"))
+    store_entries(engine, DUE - timedelta(hours=2), (1, "new", "Not sent yet"))
+    with engine.begin() as conn:
+        conn.execute(
+            schema.deliveries.insert().values(
+                subscriber="ann@example.org",
+                window_start=DUE - timedelta(days=2),
+                window_end=DUE - timedelta(days=1),
+                state="sent",
+                attempts=1,
+                entries=1,
+                channels=["email"],
+                created_at=DUE - timedelta(days=1),
+            )
+        )
+    upgrade(engine)
+    s = settings_for(tmp_path, smtp_server.port, deliver=["email"])
+    assert run(engine, s, DUE + timedelta(minutes=1)).sent == 1
+    store_entries(engine, DUE + timedelta(hours=2), (0, "next", "Next day"))
+    assert run(engine, s, DUE + timedelta(days=1, minutes=1)).sent == 1
+    first, second = (text_of(m) for m in smtp_server.messages)
+    assert "Not sent yet" in first and "Already sent" not in first and "Next day" not in first
+    assert "Next day" in second and "Not sent yet" not in second
+    engine.dispose()
