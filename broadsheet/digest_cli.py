@@ -10,7 +10,8 @@ import typer
 
 from broadsheet.app import App
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
-from digests.deliver import DigestReport, compose, deliver_due, due_window
+from digests.deliver import DigestReport, deliver_due
+from digests.deliver import preview as preview_digest
 from digests.render import render_html, render_markdown, render_text
 from digests.settings import Subscriber
 from ingest.poll import worker_name
@@ -69,11 +70,11 @@ def deliver(
             application.engine,
             application.delivery,
             subscribers,
-            datetime.now(UTC),
+            lambda: datetime.now(UTC),
             owner=worker_name(),
             force=force,
             dry_run=dry_run,
-            log=None if quiet else (lambda line: err.print(line, markup=False)),
+            log=None if quiet else (lambda _level, line: err.print(line, markup=False)),
         )
     )
 
@@ -87,13 +88,15 @@ def print_report(report: DigestReport, as_json: bool) -> None:
     for path in report.files:
         out.print(f"  wrote {path}", markup=False)
     for error in report.errors:
-        err.print(f"  {error['subscriber']}: {error['error']}", markup=False)
+        given_up = "given up: " if error.get("state") == "abandoned" else ""
+        err.print(f"  {error['subscriber']}: {given_up}{error['error']}", markup=False)
 
 
 def report_dict(report: DigestReport) -> dict[str, int]:
     """The documented keys of `broadsheet digest --json`."""
     return {
-        key: getattr(report, key) for key in ("due", "sent", "written", "failed", "skipped_empty")
+        key: getattr(report, key)
+        for key in ("due", "sent", "written", "failed", "skipped_empty", "abandoned")
     }
 
 
@@ -114,9 +117,9 @@ def preview(
         raise typer.Exit(2)
     application = run_or_exit(lambda: App.open(config))
     (chosen,) = pick(application, subscriber)
-    window = due_window(application.engine, chosen, datetime.now(UTC), force=True)
-    assert window is not None  # a forced window always exists
-    built = run_or_exit(lambda: compose(application.engine, application.delivery, chosen, window))
+    built = run_or_exit(
+        lambda: preview_digest(application.engine, application.delivery, chosen, datetime.now(UTC))
+    )
     document = run_or_exit(lambda: renderers[fmt](built, application.settings.digests))
     if output:
         output.write_text(document, encoding="utf-8")

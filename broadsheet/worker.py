@@ -143,9 +143,9 @@ class Worker:
                 application.engine,
                 application.delivery,
                 subscribers,
-                datetime.now(UTC),
+                lambda: datetime.now(UTC),
                 owner=self.name,
-                log=log.info,
+                log=log.log,  # failures at WARNING, a digest given up at ERROR
             )
         except BroadsheetError as error:
             log.error("digest run failed: %s", error)

@@ -1,34 +1,45 @@
-"""Deliver every digest that is due: plan the window, claim it in the ledger, render, send.
+"""Deliver every digest that is due, in one pass: plan, seal, claim, compose, send, record.
+
+The run reads every subscriber's standing in the ledger once and plans the due windows; if any
+is due it seals the entries stored so far (``digests/ledger.py``); then, subscriber by
+subscriber, it claims the window, composes the digest, renews the claim, sends it and records
+the outcome. The clock is read at each step, so a run that lasts hours behind a slow mail
+server never holds a claim it believes live but another process sees expired.
 
 Each subscriber's failure (SMTP down, a rejected recipient, a full disk) is recorded in the
 ledger and the run goes on with the next subscriber; the failed window is retried with backoff
-by a later run and nothing is lost.
+by a later run, or given up after a few refusals (see ``ledger.after_failure``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from email.utils import parseaddr
-from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from digests import files, ledger, mail
+from digests import ledger, outbox
 from digests.digest import Digest, build_digest
-from digests.models import Window
-from digests.render import render_html, render_markdown, render_text, subject
+from digests.models import DigestEntry, Window
+from digests.render import render_html, render_markdown, render_text
 from digests.settings import DigestSettings, SmtpSettings, Subscriber
-from digests.windows import plan
+from digests.windows import OpenWindow, Standing, plan
 from ingest.errors import DeliveryError
+from ingest.store import deliveries
 from ingest.store.database import failures as store_failures
 
-CLAIM_LEASE = 600.0  # seconds a process may hold a window before another may take it over
+Clock = Callable[[], datetime]
 
-Log = Callable[[str], None]
+
+class Log(Protocol):
+    """Where a run reports each digest: a level (as in ``logging``) and a line."""
+
+    def __call__(self, level: int, line: str, /) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,7 @@ class DigestReport:
     written: int = 0
     failed: int = 0
     skipped_empty: int = 0
+    abandoned: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
@@ -72,77 +84,101 @@ class DigestReport:
 
     def summary(self) -> str:
         """One line for people."""
-        return (
+        line = (
             f"{self.due} {'digest' if self.due == 1 else 'digests'} due: {self.sent} emailed, {self.written} written, "
             f"{self.skipped_empty} empty (skipped), {self.failed} failed"
         )
+        return line + (f", {self.abandoned} given up" if self.abandoned else "")
+
+
+@dataclass(frozen=True)
+class _Run:
+    engine: Engine
+    delivery: Delivery
+    owner: str
+    clock: Clock
+    lease: float
+    report: DigestReport
+    log: Log
 
 
 def deliver_due(
     engine: Engine,
     delivery: Delivery,
     subscribers: Sequence[Subscriber],
-    now: datetime,
+    clock: Clock,
     *,
     owner: str,
     force: bool = False,
     dry_run: bool = False,
     log: Log | None = None,
+    lease: float | None = None,
 ) -> DigestReport:
-    """Deliver each subscriber's digest that is due (all of them with ``force``)."""
+    """Deliver each subscriber's digest that is due (all of them with ``force``).
+
+    ``lease`` (seconds) is how long a claim holds; by default the longest a send may take.
+    """
     kept = (
         "digests recorded as sent stay sent, and the rest are delivered by a later run (one "
         "mailed just as the store failed may go out again, with the same Message-ID)"
     )
     with store_failures("delivering digests", kept):
         report = DigestReport()
-        for subscriber in subscribers:
-            window = due_window(engine, subscriber, now, force=force)
-            if window is None:
-                continue
-            report.due += 1
-            if dry_run:
-                _dry_run(engine, delivery, subscriber, window, report, log)
-                continue
-            claim = ledger.claim(
-                engine, subscriber.key, window, owner, now, CLAIM_LEASE, delivery.domain
+        run = _Run(
+            engine,
+            delivery,
+            owner,
+            clock,
+            ledger.lease(delivery.smtp) if lease is None else lease,
+            report,
+            log or _quiet,
+        )
+        due = due_windows(engine, subscribers, clock(), force=force)
+        report.due = len(due)
+        if dry_run:
+            for subscriber, window in due:
+                _dry_run(run, subscriber, window)
+            return report
+        sealed = deliveries.seal(engine) if due else 0
+        for subscriber, window in due:
+            _deliver(
+                run, subscriber, window if window.upto is not None else replace(window, upto=sealed)
             )
-            if claim is None:
-                report.due -= 1  # another process is delivering it, or already did
-                continue
-            _deliver(engine, delivery, subscriber, claim, now, report, log)
         return report
 
 
-def due_window(
-    engine: Engine, subscriber: Subscriber, now: datetime, *, force: bool = False
-) -> Window | None:
-    """The window the subscriber's next digest covers, or None when none is due."""
-    return plan(
-        subscriber.cron,
-        subscriber.timezone,
-        now - settle(engine),
-        ledger.last_end(engine, subscriber.key),
-        ledger.open_window(engine, subscriber.key),
-        force=force,
-    )
+def due_windows(
+    engine: Engine, subscribers: Sequence[Subscriber], now: datetime, *, force: bool = False
+) -> list[tuple[Subscriber, Window]]:
+    """Each subscriber's window that is due now, from one read of the ledger."""
+    found = deliveries.standings(engine, [s.key for s in subscribers])
+    due = []
+    for subscriber in subscribers:
+        done, pending = found.get(subscriber.key, (None, None))
+        standing = Standing(
+            done.window_end if done else None,
+            done.seal_end if done else None,
+            OpenWindow(p.window_start, p.window_end, p.next_attempt_at, p.seal_end)
+            if (p := pending)
+            else None,
+        )
+        window = plan(subscriber.cron, subscriber.timezone, now, standing, force=force)
+        if window is not None:
+            due.append((subscriber, window))
+    return due
 
 
-def settle(engine: Engine) -> timedelta:
-    """How long before now a window must end, so that no entry still being written falls out.
-
-    SQLite runs every transaction one after another, so a digest sees every entry first seen
-    before it reads: nothing to wait for. PostgreSQL lets a poll commit while a digest reads, and
-    several machines' clocks may differ a little: windows there end a minute back, and what
-    arrived in that minute opens the next window instead of being lost.
-    """
-    return timedelta(0) if engine.dialect.name == "sqlite" else timedelta(minutes=1)
+def preview(engine: Engine, delivery: Delivery, subscriber: Subscriber, now: datetime) -> Digest:
+    """The subscriber's next digest up to now, unsealed entries included; records nothing."""
+    ((_, window),) = due_windows(engine, [subscriber], now, force=True)
+    return compose(engine, delivery, subscriber, window)
 
 
 def compose(engine: Engine, delivery: Delivery, subscriber: Subscriber, window: Window) -> Digest:
     """The digest of ``window`` for ``subscriber``, read from the store (records nothing)."""
+    rows = deliveries.window_entries(engine, window.after, window.upto, window.start)
     return build_digest(
-        ledger.window_entries(engine, window),
+        [_entry(row) for row in rows],
         subscriber,
         window,
         delivery.digests,
@@ -150,109 +186,135 @@ def compose(engine: Engine, delivery: Delivery, subscriber: Subscriber, window: 
     )
 
 
-def _deliver(
-    engine: Engine,
-    delivery: Delivery,
-    subscriber: Subscriber,
-    claim: ledger.Claim,
-    now: datetime,
-    report: DigestReport,
-    log: Log | None,
-) -> None:
-    try:
-        digest = compose(engine, delivery, subscriber, claim.window)
-        if not digest.story_count and not delivery.digests.send_empty:
-            ledger.finish(engine, claim, "skipped", now, 0, [])
-            report.skipped_empty += 1
-            _log(log, f"digest {subscriber.email}: nothing new, skipped")
-            return
-        channels = []
-        if "markdown" in subscriber.deliver:
-            path = write_markdown(delivery, digest, claim.window)
-            report.written += 1
-            report.files.append(str(path))
-            channels.append("markdown")
-        if "email" in subscriber.deliver:
-            send_email(delivery, digest, claim.message_id, now)
-            report.sent += 1
-            channels.append("email")
-        ledger.finish(engine, claim, "sent", now, digest.story_count, channels)
-        _log(
-            log,
-            f"digest {subscriber.email}: {digest.story_count} stories via {' + '.join(channels)}",
-        )
-    except DeliveryError as error:
-        retry_at = now + retry_delay(claim.attempts, delivery.digests)
-        ledger.fail(engine, claim, str(error), now, retry_at)
-        report.failed += 1
-        report.errors.append({"subscriber": subscriber.email, "error": str(error)})
-        _log(
-            log,
-            f"digest {subscriber.email}: failed ({error}); retrying after {retry_at:%Y-%m-%d %H:%M} UTC",
-        )
+def message_id(subscriber: str, start: datetime, domain: str) -> str:
+    """The Message-ID for a subscriber's window: the same on every attempt."""
+    digest = hashlib.sha256(f"{subscriber}|{start.isoformat()}".encode()).hexdigest()[:24]
+    return f"<digest.{digest}@{domain}>"
 
 
-def retry_delay(attempts: int, settings: DigestSettings) -> timedelta:
-    """Backoff before retrying a failed delivery: doubling from retry_base, capped at retry_max."""
-    return timedelta(
-        seconds=min(settings.retry_base * 2 ** max(attempts - 1, 0), settings.retry_max)
+def _deliver(run: _Run, subscriber: Subscriber, window: Window) -> None:
+    now = run.clock()
+    held = deliveries.claim(
+        run.engine,
+        subscriber.key,
+        (window.start, window.end, window.upto),
+        owner=run.owner,
+        now=now,
+        until=ledger.until(now, run.lease),
+        message_id=message_id(subscriber.key, window.start, run.delivery.domain),
     )
-
-
-def write_markdown(delivery: Delivery, digest: Digest, window: Window) -> Path:
-    """Write the Markdown digest atomically; returns its path."""
-    local_end = window.end.astimezone(ZoneInfo(digest.subscriber.timezone))
-    path = files.digest_path(
-        delivery.digests.output_dir, digest.subscriber.email, local_end, window.start
-    )
-    files.write_atomically(
-        path, files.marker(window.start) + render_markdown(digest, delivery.digests)
-    )
-    return path
-
-
-def send_email(delivery: Delivery, digest: Digest, message_id: str, now: datetime) -> None:
-    """Render the HTML and text parts and send them to the subscriber."""
-    letter = mail.Letter(
-        to_email=digest.subscriber.email,
-        to_name=digest.subscriber.name,
-        subject=subject(digest),
-        text=render_text(digest, delivery.digests),
-        html=render_html(digest, delivery.digests),
-        message_id=message_id,
-        date=now,
-        list_id=delivery.digests.list_id,
-        unsubscribe=delivery.unsubscribe,
-    )
-    mail.send(mail.build(letter, delivery.smtp), delivery.smtp)
-
-
-def _dry_run(
-    engine: Engine,
-    delivery: Delivery,
-    subscriber: Subscriber,
-    window: Window,
-    report: DigestReport,
-    log: Log | None,
-) -> None:
-    try:
-        digest = compose(engine, delivery, subscriber, window)
-        render_html(digest, delivery.digests)
-        render_text(digest, delivery.digests)
-        render_markdown(digest, delivery.digests)
-    except DeliveryError as error:
-        report.failed += 1
-        report.errors.append({"subscriber": subscriber.email, "error": str(error)})
+    if held is None:
+        run.report.due -= 1  # another process is delivering it, or already did
         return
-    if not digest.story_count and not delivery.digests.send_empty:
-        report.skipped_empty += 1
-    _log(
-        log,
+    window = replace(window, end=held.window_end, upto=held.seal_end)
+    try:
+        digest = compose(run.engine, run.delivery, subscriber, window)
+        if not digest.story_count and not run.delivery.digests.send_empty:
+            deliveries.finish(run.engine, held.id, "skipped", run.clock(), 0, [])
+            run.report.skipped_empty += 1
+            run.log(logging.INFO, f"digest {subscriber.email}: nothing new, skipped")
+            return
+        packed = outbox.pack(
+            digest,
+            held.message_id,
+            run.delivery.digests,
+            list_unsubscribe=run.delivery.unsubscribe,
+            now=run.clock(),
+        )
+        now = run.clock()
+        if not deliveries.renew(run.engine, held.id, run.owner, ledger.until(now, run.lease)):
+            run.report.due -= 1
+            run.log(
+                logging.WARNING,
+                f"digest {subscriber.email}: another process took the window over; not sending",
+            )
+            return
+        sent = outbox.send(packed, run.delivery.smtp, run.delivery.digests.output_dir, run.clock)
+        _finished(run, subscriber, held, digest, sent)
+    except DeliveryError as error:
+        _failed(run, subscriber, held, error)
+
+
+def _finished(
+    run: _Run,
+    subscriber: Subscriber,
+    held: deliveries.Held,
+    digest: Digest,
+    sent: outbox.Sent,
+) -> None:
+    channels = sent.channels
+    deliveries.finish(run.engine, held.id, "sent", run.clock(), digest.story_count, channels)
+    if sent.path is not None:
+        run.report.written += 1
+        run.report.files.append(str(sent.path))
+    run.report.sent += "email" in channels
+    run.log(
+        logging.INFO,
+        f"digest {subscriber.email}: {digest.story_count} stories via {' + '.join(channels)}",
+    )
+
+
+def _failed(run: _Run, subscriber: Subscriber, held: deliveries.Held, error: DeliveryError) -> None:
+    verdict = ledger.after_failure(error, held.attempts, run.clock(), run.delivery.digests)
+    if verdict.retry_at is None:
+        deliveries.abandon(run.engine, held.id, verdict.reason)
+        run.report.abandoned += 1
+        run.report.errors.append(
+            {"subscriber": subscriber.email, "error": verdict.reason, "state": "abandoned"}
+        )
+        run.log(logging.ERROR, f"digest {subscriber.email}: {verdict.reason}")
+        return
+    deliveries.fail(run.engine, held.id, verdict.reason, verdict.retry_at)
+    run.report.failed += 1
+    run.report.errors.append(
+        {"subscriber": subscriber.email, "error": verdict.reason, "state": "failed"}
+    )
+    run.log(
+        logging.WARNING,
+        f"digest {subscriber.email}: failed ({error}); "
+        f"retrying after {verdict.retry_at:%Y-%m-%d %H:%M} UTC",
+    )
+
+
+def _dry_run(run: _Run, subscriber: Subscriber, window: Window) -> None:
+    try:
+        digest = compose(run.engine, run.delivery, subscriber, window)
+        render_html(digest, run.delivery.digests)
+        render_text(digest, run.delivery.digests)
+        render_markdown(digest, run.delivery.digests)
+    except DeliveryError as error:
+        run.report.failed += 1
+        run.report.errors.append(
+            {"subscriber": subscriber.email, "error": str(error), "state": "failed"}
+        )
+        return
+    if not digest.story_count and not run.delivery.digests.send_empty:
+        run.report.skipped_empty += 1
+    run.log(
+        logging.INFO,
         f"digest {subscriber.email}: would deliver {digest.story_count} stories "
         f"via {' + '.join(subscriber.deliver)} ({window.start:%Y-%m-%d %H:%M} – {window.end:%Y-%m-%d %H:%M} UTC)",
     )
 
 
-def _log(log: Log | None, line: str) -> None:
-    if log is not None:
-        log(line)
+def _entry(row: Any) -> DigestEntry:
+    return DigestEntry(
+        id=row.id,
+        feed_url=row.config_url,
+        feed_title=row.feed_title or row.feed_fetch_url,
+        feed_tags=tuple(row.feed_tags or ()),
+        title=row.title,
+        link=row.link,
+        authors=tuple(row.authors or ()),
+        published=row.published_at,
+        first_seen=row.first_seen_at,
+        summary_html=row.summary_html,
+        content_html=row.content_html,
+        excerpt=row.excerpt,
+        image=row.image,
+        tags=tuple(row.tags or ()),
+    )
+
+
+def _quiet(level: int, line: str, /) -> None:
+    pass

@@ -74,14 +74,16 @@ def send(message: EmailMessage, smtp: SmtpSettings) -> None:
         reasons = "; ".join(
             f"{rcpt}: {_reply(code, text)}" for rcpt, (code, text) in exc.recipients.items()
         )
-        raise SmtpError(f"SMTP server {where} rejected the recipient ({reasons})") from exc
+        codes = [code for code, _ in exc.recipients.values()]
+        kind = SmtpRejected if codes and min(codes) >= 500 else SmtpError
+        raise kind(f"SMTP server {where} rejected the recipient ({reasons})") from exc
     except smtplib.SMTPAuthenticationError as exc:
         raise SmtpError(
             f"SMTP server {where} refused the login for {smtp.username!r} ({_reply(exc.smtp_code, exc.smtp_error)}); "
             f"check the username and ${smtp.password_env}"
         ) from exc
     except smtplib.SMTPResponseException as exc:
-        raise SmtpError(
+        raise (SmtpRejected if exc.smtp_code >= 500 else SmtpError)(
             f"SMTP server {where} answered {_reply(exc.smtp_code, exc.smtp_error)}"
         ) from exc
     except (ConnectionRefusedError, smtplib.SMTPConnectError) as exc:

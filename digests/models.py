@@ -28,7 +28,15 @@ class DigestEntry:
 
 @dataclass(frozen=True)
 class Window:
-    """The half-open span [start, end) of first-seen times one digest covers."""
+    """What one digest covers: the seals (after, upto] it holds, and its times for people.
+
+    Entries belong to a window by the seal a digest run gave them (see ``digests/ledger.py``),
+    not by clock: ``start`` and ``end`` schedule the window and name it in the digest. Without
+    ``after`` (a first digest, or one after a window older than seals) the window holds the
+    entries first seen from ``start`` on; without ``upto`` (a preview) it reads up to now.
+    """
 
     start: datetime
     end: datetime
+    after: int | None = None  # the previous window's last seal
+    upto: int | None = None  # this window's last seal, fixed when it is first attempted

@@ -7,9 +7,10 @@ The rules, in the order they apply:
    ``subscriber.feeds`` select feeds by the URL written in the config. Tags compare without
    regard to case. When both are set a feed needs to match either; when neither is set every
    feed is selected.
-2. Window. An entry belongs to the window it was first seen in: ``start <= first_seen < end``.
-   When the worker was down for days the window covers the whole gap and the limits below
-   keep the digest readable.
+2. Window. The store reads the window's entries (by the seal a digest run gave them, see
+   ``digests/ledger.py``), so every entry handed in belongs to it, whatever time it was first
+   seen at. When the worker was down for days the window covers the whole gap and the limits
+   below keep the digest readable.
 3. Keywords, over the title and the plain-text excerpt. A rule is a word or phrase matched as
    whole words without regard to case (curly and straight apostrophes and quotes compare
    equal), or ``/a regular expression/`` searched without regard to case. With ``include``
@@ -71,11 +72,7 @@ def select(entries: Sequence[DigestEntry], subscriber: Subscriber, window: Windo
     includes = compile_rules(subscriber.include, subscriber, "include")
     excludes = compile_rules(subscriber.exclude, subscriber, "exclude")
     chosen = [
-        entry
-        for entry in entries
-        if window.start <= entry.first_seen < window.end
-        and wants_feed(entry)
-        and matches(entry, includes, excludes)
+        entry for entry in entries if wants_feed(entry) and matches(entry, includes, excludes)
     ]
     return limit(chosen, subscriber.max_per_feed, subscriber.max_items)
 

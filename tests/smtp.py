@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -23,6 +24,7 @@ class Sink:
         self.envelopes: list[Envelope] = []
         self.reply: str | None = None  # refuse at DATA with this reply
         self.reject_rcpt: str | None = None  # refuse at RCPT TO with this reply
+        self.delay = 0.0  # seconds before answering each DATA (a slow server)
         self.lock = threading.Lock()
 
     async def handle_RCPT(
@@ -36,6 +38,8 @@ class Sink:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Keep the message, or refuse it with ``reply``."""
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.reply:
             return self.reply
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -51,6 +55,7 @@ class Sink:
             self.envelopes.clear()
         self.reply = None
         self.reject_rcpt = None
+        self.delay = 0.0
 
 
 def free_port() -> int:

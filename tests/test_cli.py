@@ -64,6 +64,7 @@ def test_run_once_on_the_shipped_config_writes_a_markdown_digest(
         "written": 0,
         "failed": 0,
         "skipped_empty": 0,
+        "abandoned": 0,
     }
 
 

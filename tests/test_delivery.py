@@ -14,9 +14,9 @@ from smtp import SmtpServer, free_port
 from sqlalchemy import Engine
 
 from broadsheet import config
-from digests import ledger
-from digests.deliver import Delivery, deliver_due, settle
+from digests.deliver import Delivery, deliver_due
 from ingest.models import Entry, FeedSpec
+from ingest.store import deliveries
 from ingest.store import entries as stored_entries
 from ingest.store import feeds as stored_feeds
 from ingest.store.database import open_store
@@ -79,7 +79,10 @@ def sqlite_engine(tmp_path: Path) -> Engine:
 
 
 def run(engine: Engine, s: config.Settings, now: datetime, **kw: Any) -> Any:
-    return deliver_due(engine, Delivery(s.smtp, s.digests), s.subscribers, now, owner="test", **kw)
+    """A digest run at ``now`` (the clock stands still: these tests are about windows)."""
+    return deliver_due(
+        engine, Delivery(s.smtp, s.digests), s.subscribers, lambda: now, owner="test", **kw
+    )
 
 
 def test_a_due_digest_arrives_as_text_and_html_with_list_headers(
@@ -111,10 +114,9 @@ def test_a_due_digest_arrives_as_text_and_html_with_list_headers(
     (path,) = report.files
     assert Path(path) == tmp_path / "out" / "ann@example.org" / "2022-03-30.md"
     assert "Port strike enters third week" in Path(path).read_text()
-    rows = ledger.history(engine)
+    rows = deliveries.history(engine)
     assert [(r["state"], r["entries"]) for r in rows] == [("sent", 2)]
-    # A first digest ends when it is sent (a minute back on PostgreSQL, see deliver.settle).
-    assert rows[0]["window_end"] == DUE + timedelta(minutes=1) - settle(engine)
+    assert rows[0]["window_end"] == DUE + timedelta(minutes=1)  # a first digest ends when sent
     assert rows[0]["message_id"] == message["Message-ID"]
 
 
@@ -138,8 +140,8 @@ def test_a_repeated_run_sends_nothing(
         ("550 5.1.1 No such user", "rejected the recipient"),
     ],
 )
-def test_smtp_failures_are_recorded_and_retried_without_loss(
-    tmp_path: Path, sqlite_engine: Engine, smtp_server: SmtpServer, refusal: str, expected: str
+def test_smtp_failures_are_retried_with_the_same_window_and_nothing_is_lost(
+    tmp_path: Path, engine: Engine, smtp_server: SmtpServer, refusal: str, expected: str
 ) -> None:
     port = free_port() if refusal == "down" else smtp_server.port
     if refusal.startswith("451"):
@@ -147,25 +149,39 @@ def test_smtp_failures_are_recorded_and_retried_without_loss(
     elif refusal.startswith("550"):
         smtp_server.sink.reject_rcpt = refusal
     s = settings_for(tmp_path, port, deliver=["email"])
-    store_entries(sqlite_engine, DUE - timedelta(hours=2), (0, "a", "First story"))
-    failed = run(sqlite_engine, s, DUE)
+    store_entries(engine, DUE - timedelta(hours=2), (0, "a", "First story"))
+    failed = run(engine, s, DUE)
     assert (failed.failed, failed.sent) == (1, 0)
     assert expected in failed.errors[0]["error"]
-    (row,) = ledger.history(sqlite_engine)
+    (row,) = deliveries.history(engine)
     assert row["state"] == "failed" and expected in row["last_error"]
     # Before the backoff has passed nothing is retried.
-    assert run(sqlite_engine, s, DUE + timedelta(minutes=1)).due == 0
-    # A later story arrives while the server is down; the retry covers both.
-    store_entries(sqlite_engine, DUE + timedelta(hours=1), (1, "b", "Second story"))
+    assert run(engine, s, DUE + timedelta(minutes=1)).due == 0
+    # A later story arrives while the server is down: the retry carries the same stories as
+    # the first attempt, under the same Message-ID, and the new one waits for the next window.
+    store_entries(engine, DUE + timedelta(hours=1), (1, "b", "Second story"))
     smtp_server.sink.reset()
     fixed = settings_for(tmp_path, smtp_server.port, deliver=["email"])
-    retried = run(sqlite_engine, fixed, DUE + timedelta(days=1, minutes=1))
+    retried = run(engine, fixed, DUE + timedelta(hours=2))
     assert (retried.sent, retried.failed) == (1, 0)
-    (message,) = smtp_server.messages
-    body = message.get_body(("plain",)).get_content()
-    assert "First story" in body and "Second story" in body
-    (row,) = ledger.history(sqlite_engine)
-    assert (row["state"], row["attempts"], row["message_id"]) == ("sent", 2, message["Message-ID"])
+    nxt = run(engine, fixed, DUE + timedelta(days=1, minutes=1))
+    assert (nxt.sent, nxt.failed) == (1, 0)
+    first, second = smtp_server.messages
+    assert "First story" in text_of(first) and "Second story" not in text_of(first)
+    assert "Second story" in text_of(second) and "First story" not in text_of(second)
+    retry_row, next_row = deliveries.history(engine)
+    assert (retry_row["state"], retry_row["attempts"]) == ("sent", 2)
+    assert retry_row["message_id"] == first["Message-ID"] == row["message_id"]
+    assert (retry_row["window_start"], retry_row["window_end"]) == (
+        row["window_start"],
+        row["window_end"],
+    )
+    assert next_row["window_start"] == retry_row["window_end"]
+
+
+def text_of(message: Any) -> str:
+    """The plain-text part of a received digest."""
+    return str(message.get_body(("plain",)).get_content())
 
 
 def test_empty_digests_are_skipped_but_advance_the_window(
@@ -175,7 +191,8 @@ def test_empty_digests_are_skipped_but_advance_the_window(
     report = run(sqlite_engine, s, DUE)
     assert (report.due, report.skipped_empty, report.sent) == (1, 1, 0)
     assert smtp_server.messages == []
-    assert ledger.last_end(sqlite_engine, "ann@example.org") == DUE
+    (row,) = deliveries.history(sqlite_engine)
+    assert (row["state"], row["window_end"]) == ("skipped", DUE)
 
 
 def test_dry_run_records_nothing(
@@ -185,7 +202,7 @@ def test_dry_run_records_nothing(
     store_entries(sqlite_engine, DUE - timedelta(hours=1), (0, "a", "One"))
     report = run(sqlite_engine, s, DUE, dry_run=True)
     assert report.due == 1 and report.sent == 0
-    assert smtp_server.messages == [] and ledger.history(sqlite_engine) == []
+    assert smtp_server.messages == [] and deliveries.history(sqlite_engine) == []
 
 
 def test_after_downtime_one_digest_covers_the_gap(
@@ -202,7 +219,7 @@ def test_after_downtime_one_digest_covers_the_gap(
     assert report.written == 1
     text = Path(report.files[0]).read_text()
     assert all(f"Day {n}" in text for n in (2, 3, 4)) and "Day one" not in text
-    windows = [(r["window_start"], r["window_end"]) for r in ledger.history(sqlite_engine)]
+    windows = [(r["window_start"], r["window_end"]) for r in deliveries.history(sqlite_engine)]
     assert windows == [(DUE - timedelta(days=1), DUE), (DUE, DUE + timedelta(days=3))]
 
 
@@ -225,7 +242,7 @@ def test_consecutive_windows_neither_skip_nor_repeat(
     for minute in sorted(set(runs)):
         run(engine, s, start + timedelta(minutes=minute), force=minute % 3 == 0)
     run(engine, s, start + timedelta(days=12))
-    rows = ledger.history(engine)
+    rows = deliveries.history(engine)
     for before, after in itertools.pairwise(rows):
         assert before["window_end"] == after["window_start"]
     delivered = sum(r["entries"] for r in rows)
@@ -233,3 +250,22 @@ def test_consecutive_windows_neither_skip_nor_repeat(
         1 for m in arrivals if start + timedelta(minutes=m) < rows[0]["window_start"]
     )
     engine.dispose()
+
+
+def test_each_window_keeps_its_own_markdown_file_when_two_end_in_the_same_minute(
+    tmp_path: Path, sqlite_engine: Engine, smtp_server: SmtpServer
+) -> None:
+    s = settings_for(tmp_path, smtp_server.port, deliver=["markdown"])
+    ends = [DUE + timedelta(hours=3), DUE + timedelta(hours=5, seconds=10)]
+    ends.append(ends[1] + timedelta(seconds=40))  # the third digest ends in the same minute
+    for number, end in enumerate(ends):
+        stories = [(k % 2, f"s{number}{k}", f"Story {number * 3 + k}") for k in range(3)]
+        store_entries(sqlite_engine, end - timedelta(seconds=5), *stories)
+        assert run(sqlite_engine, s, end, force=True).written == 1
+    folder = tmp_path / "out" / "ann@example.org"
+    names = sorted(path.name for path in folder.glob("*.md"))
+    assert names == ["2022-03-30-1200-2.md", "2022-03-30-1200.md", "2022-03-30.md"]
+    found = [
+        n for path in folder.glob("*.md") for n in range(9) if f"Story {n}" in path.read_text()
+    ]
+    assert sorted(found) == list(range(9))  # every story of the day, each in one file

@@ -8,7 +8,7 @@ import pytest
 
 from digests.models import Window
 from digests.schedule import ScheduleError, next_run, period, previous_run, to_cron
-from digests.windows import OpenWindow, plan
+from digests.windows import OpenWindow, Standing, plan
 
 
 def utc(*args: int) -> datetime:
@@ -78,35 +78,44 @@ def test_cron_day_of_month_or_weekday() -> None:
 def test_the_first_window_then_consecutive_ones() -> None:
     cron, zone = "0 7 * * *", "Europe/Berlin"
     now = utc(2026, 11, 25, 10)
-    first = plan(cron, zone, now, None, None)
+    first = plan(cron, zone, now, Standing())
     assert first == Window(utc(2026, 11, 24, 6), now)
-    assert plan(cron, zone, now + timedelta(hours=1), now, None) is None  # not due again today
-    nxt = plan(cron, zone, utc(2026, 11, 26, 6, 1), now, None)
+    assert plan(cron, zone, now + timedelta(hours=1), Standing(now)) is None  # not due again today
+    nxt = plan(cron, zone, utc(2026, 11, 26, 6, 1), Standing(now))
     assert nxt == Window(now, utc(2026, 11, 26, 6))
 
 
 def test_a_sliver_before_the_next_run_waits_for_the_run_after() -> None:
     cron, zone = "0 7 * * *", "UTC"
     first_end = utc(2026, 11, 25, 6, 59, 30)  # a first (or forced) digest just before 07:00
-    assert plan(cron, zone, utc(2026, 11, 25, 7, 0, 30), first_end, None) is None
-    assert plan(cron, zone, utc(2026, 11, 25, 9), first_end, None) is None
-    later = plan(cron, zone, utc(2026, 11, 26, 7, 0, 30), first_end, None)
+    assert plan(cron, zone, utc(2026, 11, 25, 7, 0, 30), Standing(first_end)) is None
+    assert plan(cron, zone, utc(2026, 11, 25, 9), Standing(first_end)) is None
+    later = plan(cron, zone, utc(2026, 11, 26, 7, 0, 30), Standing(first_end))
     assert later == Window(first_end, utc(2026, 11, 26, 7))  # nothing skipped: it starts there
     two_hours = utc(2026, 11, 25, 4, 30)  # 2.5 h before the run is more than a tenth of a day
-    assert plan(cron, zone, utc(2026, 11, 25, 7, 1), two_hours, None) == Window(
+    assert plan(cron, zone, utc(2026, 11, 25, 7, 1), Standing(two_hours)) == Window(
         two_hours, utc(2026, 11, 25, 7)
     )
-    forced = plan(cron, zone, utc(2026, 11, 25, 7, 1), first_end, None, force=True)
+    forced = plan(cron, zone, utc(2026, 11, 25, 7, 1), Standing(first_end), force=True)
     assert forced == Window(first_end, utc(2026, 11, 25, 7, 1))  # --now still delivers
 
 
-def test_downtime_gives_one_window_over_the_gap_and_retries_stretch() -> None:
+def test_downtime_gives_one_window_over_the_gap_and_a_retry_covers_the_same_window() -> None:
     cron, zone = "0 7 * * *", "UTC"
     last = utc(2026, 11, 20, 7)
-    assert plan(cron, zone, utc(2026, 11, 25, 9), last, None) == Window(last, utc(2026, 11, 25, 7))
-    failed = OpenWindow(last, utc(2026, 11, 21, 7), next_attempt=utc(2026, 11, 25, 12))
-    assert plan(cron, zone, utc(2026, 11, 25, 9), last, failed) is None  # backing off
-    retry = plan(cron, zone, utc(2026, 11, 25, 13), last, failed)
-    assert retry == Window(last, utc(2026, 11, 25, 7))
-    forced = plan(cron, zone, utc(2026, 11, 25, 9), last, failed, force=True)
-    assert forced == Window(last, utc(2026, 11, 25, 9))
+    assert plan(cron, zone, utc(2026, 11, 25, 9), Standing(last, 4)) == Window(
+        last, utc(2026, 11, 25, 7), after=4
+    )
+    failed = OpenWindow(last, utc(2026, 11, 21, 7), utc(2026, 11, 25, 12), seal_end=9)
+    assert plan(cron, zone, utc(2026, 11, 25, 9), Standing(last, 4, failed)) is None  # backing off
+    fixed = Window(last, utc(2026, 11, 21, 7), after=4, upto=9)  # neither stretched nor moved
+    assert plan(cron, zone, utc(2026, 11, 25, 13), Standing(last, 4, failed)) == fixed
+    assert plan(cron, zone, utc(2026, 11, 25, 9), Standing(last, 4, failed), force=True) == fixed
+
+
+def test_a_window_from_before_seals_is_stretched_on_its_retry_once() -> None:
+    cron, zone = "0 7 * * *", "UTC"
+    last = utc(2026, 11, 20, 7)
+    legacy = OpenWindow(last, utc(2026, 11, 21, 7), next_attempt=utc(2026, 11, 25, 12))
+    retry = plan(cron, zone, utc(2026, 11, 25, 13), Standing(last, None, legacy))
+    assert retry == Window(last, utc(2026, 11, 25, 7))  # to be sealed now, then fixed

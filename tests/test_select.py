@@ -93,22 +93,22 @@ def test_tags_and_feeds_together_are_a_union() -> None:
 # Window --------------------------------------------------------------------------------------
 
 
-def test_window_includes_its_start_and_excludes_its_end() -> None:
-    entries = [
+def test_the_store_decides_the_window_so_late_commits_are_kept() -> None:
+    entries = [  # first seen before the window opened, but sealed into it by a late commit
         entry(1, minutes=0),
         entry(2, minutes=24 * 60 - 0.001),
         entry(3, minutes=24 * 60),
-        entry(4, minutes=-0.001),
+        entry(4, minutes=-1.5),
     ]
-    assert sorted(ids(entries)) == [1, 2]
+    assert sorted(ids(entries)) == [1, 2, 3, 4]
 
 
 def test_a_long_gap_is_covered_whole_and_trimmed_to_the_limits() -> None:
     gap = Window(START - timedelta(days=4), START + timedelta(days=1))
-    entries = [entry(i, WORLD, f"Story {i}", minutes=-60 * 20 * i) for i in range(6)]
+    entries = [entry(i, WORLD, f"Story {i}", minutes=-60 * 20 * i) for i in range(5)]
     chosen = select(entries, subscriber(max_per_feed=2), gap)
     assert [e.id for e in chosen.entries] == [0, 1]  # the two newest of the five days
-    assert chosen.left_out == 3  # entry 5 is older than the gap
+    assert chosen.left_out == 3
     assert chosen.trimmed[0].feed_title == "World Wire"
 
 

@@ -381,3 +381,31 @@ def test_cron_jobs_beside_the_worker_neither_duplicate_entries_nor_send_twice(
         ledger = conn.execute(select(deliveries.c.subscriber, deliveries.c.state)).all()
     assert Counter(ledger) == Counter({(p, "sent"): 1 for p in people})
     engine.dispose()
+
+
+def test_failed_digests_are_logged_as_warnings_and_one_given_up_as_an_error(
+    tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer
+) -> None:
+    smtp_server.sink.reject_rcpt = "550 5.1.1 No such user"
+    subscriber = {"email": "ann@example.org", "schedule": daily_schedule(), "deliver": ["email"]}
+    settings = tables(
+        tmp_path,
+        smtp={"host": "127.0.0.1", "port": smtp_server.port, "security": "none"},
+        digests={"send_empty": True, "retry_base": "1s", "retry_max": "1s"},
+    )
+    path = write_config(
+        tmp_path / "broadsheet.toml", [feed_server.gen_url(0)], [subscriber], **settings
+    )
+    with Worker(path, tmp_path / "worker.log") as worker:
+        worker.wait_for_log(" ERROR digest ann@example.org: gave up after 3 attempts")
+        worker.send(signal.SIGTERM)
+        assert worker.wait() == 0
+    log = worker.text()
+    failures = [line for line in log.splitlines() if "digest ann@example.org: failed" in line]
+    assert len(failures) == 2 and all(" WARNING " in line for line in failures), log
+    assert "550 5.1.1 No such user" in failures[0] and "Traceback" not in log
+    engine = open_store(settings["storage"]["url"])
+    with engine.connect() as conn:
+        (row,) = conn.execute(select(deliveries)).all()
+    assert (row.state, row.attempts) == ("abandoned", 3)
+    engine.dispose()

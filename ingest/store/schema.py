@@ -98,9 +98,27 @@ entries = Table(
     Column("tags", JSON, nullable=False, default=list),
     Column("enclosures", JSON, nullable=False, default=list),
     Column("content_hash", String(64), nullable=False),
+    # The batch a digest run sealed this entry into (NULL until then); windows span seals.
+    Column("seal", Integer),
     UniqueConstraint("feed_id", "identity", name="uq_entries_feed_identity"),
 )
 Index("ix_entries_first_seen", entries.c.first_seen_at)
+Index("ix_entries_seal", entries.c.seal)
+Index(
+    "ix_entries_unsealed",
+    entries.c.id,
+    postgresql_where=entries.c.seal.is_(None),
+    sqlite_where=entries.c.seal.is_(None),
+)
+
+# One row: the last seal number handed out. Taking the next one locks the row, so sealers run
+# one after another and each sees every earlier sealer's work.
+seals = Table(
+    "seals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("n", Integer, nullable=False),
+)
 
 deliveries = Table(
     "deliveries",
@@ -109,7 +127,7 @@ deliveries = Table(
     Column("subscriber", Text, nullable=False),
     Column("window_start", UTCDateTime, nullable=False),
     Column("window_end", UTCDateTime, nullable=False),
-    Column("state", String(16), nullable=False),  # pending | sent | failed
+    Column("state", String(16), nullable=False),  # pending | sent | skipped | failed | abandoned
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("last_attempt_at", UTCDateTime),
@@ -121,6 +139,8 @@ deliveries = Table(
     Column("claimed_until", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
+    # The last seal the window holds (NULL on rows older than seals); fixed at the first attempt.
+    Column("seal_end", Integer),
     UniqueConstraint("subscriber", "window_start", name="uq_deliveries_window"),
 )
 

@@ -1,0 +1,251 @@
+"""The delivery ledger and the seals that cut entries into digest windows.
+
+A digest run seals once: it takes the next number from the one-row ``seals`` counter and stamps
+it on every entry not sealed yet. Taking the number locks the counter's row, so sealers run one
+after another (on SQLite, BEGIN IMMEDIATE does the same), and the stamping statement sees every
+earlier sealer's work. An entry committed after that statement stays unsealed and gets a later
+number: it falls into the next window, never between two.
+
+The ledger holds one row per (subscriber, window_start); the unique key decides which process
+delivers a window, and a claim is a lease (``claimed_until``) the holder renews before sending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, case, func, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ingest.store.schema import UTCDateTime, deliveries, entries, feeds, seals
+
+DONE = ("sent", "skipped", "abandoned")  # finished: the next window starts where these ended
+OPEN = ("pending", "failed")
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One window in the ledger, as planning reads it."""
+
+    window_start: datetime
+    window_end: datetime
+    state: str
+    seal_end: int | None
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Held:
+    """A ledger row this process has claimed."""
+
+    id: int
+    attempts: int
+    message_id: str
+    window_end: datetime
+    seal_end: int | None
+
+
+def standings(
+    engine: Engine, subscribers: Sequence[str]
+) -> dict[str, tuple[LedgerRow | None, LedgerRow | None]]:
+    """Each subscriber's last finished window and its open one, read in one visit."""
+    last = (
+        select(deliveries.c.subscriber, func.max(deliveries.c.window_end).label("end"))
+        .where(deliveries.c.state.in_(DONE), deliveries.c.subscriber.in_(subscribers))
+        .group_by(deliveries.c.subscriber)
+        .subquery()
+    )
+    done = select(deliveries).join(
+        last,
+        and_(last.c.subscriber == deliveries.c.subscriber, last.c.end == deliveries.c.window_end),
+    )
+    pending = (
+        select(deliveries)
+        .where(deliveries.c.state.in_(OPEN), deliveries.c.subscriber.in_(subscribers))
+        .order_by(deliveries.c.window_start.desc())
+    )
+    found: dict[str, tuple[LedgerRow | None, LedgerRow | None]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(done):
+            found[row.subscriber] = (_row(row), None)
+        for row in conn.execute(pending):  # the oldest open window wins
+            found[row.subscriber] = (found.get(row.subscriber, (None, None))[0], _row(row))
+    return found
+
+
+def seal(engine: Engine) -> int:
+    """Seal every unsealed entry with the next number, in a transaction of its own; returns it."""
+    with engine.begin() as conn:
+        number = conn.execute(
+            update(seals).where(seals.c.id == 1).values(n=seals.c.n + 1).returning(seals.c.n)
+        ).scalar_one()
+        conn.execute(update(entries).where(entries.c.seal.is_(None)).values(seal=number))
+    return int(number)
+
+
+def window_entries(
+    engine: Engine, after: int | None, upto: int | None, since: datetime
+) -> list[Any]:
+    """Rows of the entries sealed in (after, upto], with their feed's config URL, title and tags.
+
+    Without ``after`` the lower bound is a first-seen time (``since``); without ``upto`` the
+    unsealed entries count too (what a preview shows).
+    """
+    lower = entries.c.first_seen_at >= since if after is None else entries.c.seal > after
+    if upto is not None:
+        bounds = and_(lower, entries.c.seal <= upto)
+    elif after is not None:
+        bounds = or_(lower, entries.c.seal.is_(None))
+    else:
+        bounds = lower
+    query = (
+        select(
+            entries,
+            feeds.c.config_url,
+            feeds.c.title.label("feed_title"),
+            feeds.c.url.label("feed_fetch_url"),
+            feeds.c.tags.label("feed_tags"),
+        )
+        .join(feeds, feeds.c.id == entries.c.feed_id)
+        .where(bounds)
+        .order_by(entries.c.first_seen_at, entries.c.id)
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(query).all())
+
+
+def claim(
+    engine: Engine,
+    subscriber: str,
+    window: tuple[datetime, datetime, int | None],
+    *,
+    owner: str,
+    now: datetime,
+    until: datetime,
+    message_id: str,
+) -> Held | None:
+    """Take the right to deliver a window (start, end, last seal); None when it is not free.
+
+    A new window is inserted (the unique key lets one process win); an open one is taken over
+    when its lease has run out and its next attempt is due. Its seal, once set, stays.
+    """
+    start, end, seal_end = window
+    try:
+        with engine.begin() as conn:
+            row_id = conn.execute(
+                deliveries.insert()
+                .values(
+                    subscriber=subscriber,
+                    window_start=start,
+                    window_end=end,
+                    seal_end=seal_end,
+                    state="pending",
+                    attempts=1,
+                    message_id=message_id,
+                    claimed_by=owner,
+                    claimed_until=until,
+                    last_attempt_at=now,
+                    created_at=now,
+                    entries=0,
+                    channels=[],
+                )
+                .returning(deliveries.c.id)
+            ).scalar_one()
+        return Held(row_id, 1, message_id, end, seal_end)
+    except IntegrityError:
+        pass
+    takeover = (
+        update(deliveries)
+        .where(
+            deliveries.c.subscriber == subscriber,
+            deliveries.c.window_start == start,
+            deliveries.c.state.in_(OPEN),
+            or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until < now),
+            or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
+        )
+        .values(
+            state="pending",
+            claimed_by=owner,
+            claimed_until=until,
+            last_attempt_at=now,
+            attempts=deliveries.c.attempts + 1,
+            # A fixed window keeps its end; one from before seals is stretched once, to now.
+            window_end=case(
+                (deliveries.c.seal_end.is_(None), literal(end, UTCDateTime)),
+                else_=deliveries.c.window_end,
+            ),
+            seal_end=func.coalesce(deliveries.c.seal_end, seal_end),
+        )
+        .returning(*deliveries.c)
+    )
+    with engine.begin() as conn:
+        row = conn.execute(takeover).first()
+    if row is None:
+        return None
+    return Held(row.id, row.attempts, row.message_id or message_id, row.window_end, row.seal_end)
+
+
+def renew(engine: Engine, row_id: int, owner: str, until: datetime) -> bool:
+    """Extend this owner's claim to ``until``; False when the claim is no longer held."""
+    with engine.begin() as conn:
+        changed = conn.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.id == row_id,
+                deliveries.c.claimed_by == owner,
+                deliveries.c.state == "pending",
+            )
+            .values(claimed_until=until)
+        ).rowcount
+    return bool(changed)
+
+
+def finish(
+    engine: Engine, row_id: int, state: str, now: datetime, count: int, channels: Sequence[str]
+) -> None:
+    """Mark a claimed window ``sent`` or ``skipped``; the next window starts at its end."""
+    _record(
+        engine,
+        row_id,
+        state=state,
+        sent_at=now,
+        entries=count,
+        channels=list(channels),
+        last_error=None,
+        next_attempt_at=None,
+    )
+
+
+def fail(engine: Engine, row_id: int, error: str, retry_at: datetime) -> None:
+    """Record a failed attempt; the window stays open and is retried from ``retry_at``."""
+    _record(engine, row_id, state="failed", last_error=error, next_attempt_at=retry_at)
+
+
+def abandon(engine: Engine, row_id: int, error: str) -> None:
+    """Give a window up for good: it counts as finished, and ``error`` says why."""
+    _record(engine, row_id, state="abandoned", last_error=error, next_attempt_at=None)
+
+
+def history(engine: Engine, subscriber: str | None = None) -> list[dict[str, Any]]:
+    """Ledger rows, oldest first (for reports and tests)."""
+    query = select(deliveries).order_by(deliveries.c.subscriber, deliveries.c.window_start)
+    if subscriber is not None:
+        query = query.where(deliveries.c.subscriber == subscriber)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _record(engine: Engine, row_id: int, **values: Any) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == row_id)
+            .values(claimed_by=None, claimed_until=None, **values)
+        )
+
+
+def _row(row: Any) -> LedgerRow:
+    return LedgerRow(row.window_start, row.window_end, row.state, row.seal_end, row.next_attempt_at)
