@@ -9,7 +9,9 @@ from ingest.discover import FoundFeed, discover, feed_kind, feed_title, find_lin
 from ingest.errors import FetchError
 from ingest.models import PollSettings
 
-SETTINGS = PollSettings(connect_timeout=2.0, read_timeout=2.0, timeout=5.0, user_agent="test")
+SETTINGS = PollSettings(
+    connect_timeout=2.0, read_timeout=2.0, timeout=5.0, user_agent="test", allow_private=True
+)
 FIXTURES = SHARED / "fixtures"
 PAGE = (FIXTURES / "page-with-feeds.html").read_bytes()
 HTML = b"<!doctype html><html><head><title>Plain</title></head><body>No feeds</body></html>"

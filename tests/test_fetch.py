@@ -36,6 +36,7 @@ SETTINGS = PollSettings(
     max_bytes=64 * 1024,
     max_redirects=3,
     user_agent="Broadsheet-test/1.0 (+https://example.org/broadsheet)",
+    allow_private=True,  # the test server listens on 127.0.0.1
 )
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title></channel></rss>'
 COMPRESSION = SHARED / "corpus" / "feedparser" / "tests" / "compression"
