@@ -282,6 +282,10 @@ def _url_problem(url: httpx.URL) -> str | None:
     """Why an http(s) URL cannot be fetched (no host, a bad host name, a port out of range)."""
     if url.port is not None and not 1 <= url.port <= 65535:
         return f"port {url.port} is out of range (1 to 65535)"
+    try:
+        _ = url.host  # decodes the IDNA name, which fails on a malformed "xn--" label
+    except ValueError as exc:  # UnicodeError, idna.IDNAError
+        return f"its host name is not valid IDNA ({exc})"
     return host_problem(url.raw_host.decode("ascii", "replace"))
 
 
