@@ -59,7 +59,7 @@ def write_config(
     ``[poll] allow_private`` is true unless ``poll`` says otherwise: the feeds are on 127.0.0.1.
     """
     lines: list[str] = []
-    tables = {"poll": {"allow_private": True} | dict(tables.get("poll", {}))} | tables
+    tables = tables | {"poll": {"allow_private": True} | dict(tables.get("poll", {}))}
     for name, table in tables.items():
         lines += [f"[{name}]", *(f"{key} = {json.dumps(value)}" for key, value in table.items())]
     for url in feeds:
