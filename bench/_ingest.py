@@ -376,7 +376,11 @@ def main() -> None:
     options.add_argument("--no-reader", action="store_true", help="skip reader's round")
     args = options.parse_args()
     settings = replace(
-        PollSettings(), concurrency=args.concurrency, per_host=args.per_host, workers=args.workers
+        PollSettings(),
+        concurrency=args.concurrency,
+        per_host=args.per_host,
+        workers=args.workers,
+        allow_private=True,  # the feed server is on 127.0.0.1
     )
     print_settings(args, settings)
     with tempfile.TemporaryDirectory(prefix="broadsheet-bench-") as folder:

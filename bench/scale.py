@@ -176,6 +176,7 @@ def write_config(folder: Path, count: int, base: str, url: str) -> Path:
         'interval = "1d"',
         "concurrency = 20",
         "per_host = 20",
+        "allow_private = true",  # the feed server is on 127.0.0.1
         "[worker]",
         'poll_every = "200ms"',
     ]

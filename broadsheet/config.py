@@ -152,6 +152,7 @@ _POLL_KEYS = {
     "max_cache_interval",
     "workers",
     "lease",
+    "allow_private",
 }
 
 
@@ -182,6 +183,7 @@ def _poll(check: Checker, table: dict[str, Any]) -> PollSettings:
         max_redirects=redirects,
         user_agent=check.typed(table, "user_agent", "poll", str, "") or USER_AGENT,
         workers=max(workers, 0),
+        allow_private=check.typed(table, "allow_private", "poll", bool, d.allow_private),
         **durations,
     )
 

@@ -109,6 +109,8 @@ def discover_command(
         raise typer.Exit(1)
     for feed in found:
         out.print(f"{feed.url}\t{feed.type or ''}\t{feed.title or ''}".rstrip(), markup=False)
+    if len(found) >= discover.MAX_FOUND:
+        err.print(f"Only the first {discover.MAX_FOUND} feeds are listed; the page offers more.")
 
 
 @app.command("import")
@@ -118,11 +120,17 @@ def import_command(
 ) -> None:
     """Add the OPML file's feeds to the config, keeping its comments; skips feeds already there."""
     settings = run_or_exit(lambda: App.load(config).settings)
-    specs = run_or_exit(lambda: opml.read(file.read_bytes(), str(file)))
+    specs = run_or_exit(lambda: opml.read(_head(file, opml.MAX_BYTES + 1), str(file)))
     added = run_or_exit(lambda: config_edit.add_feeds(settings.path, specs))
     for spec in added:
         out.print(f"added    {spec.url}", markup=False)
     out.print(f"{len(added)} added, {len(specs) - len(added)} already present, to {settings.path}.")
+
+
+def _head(file: Path, size: int) -> bytes:
+    """The first ``size`` bytes of ``file``: enough to tell that it is over a limit."""
+    with file.open("rb") as stream:
+        return stream.read(size)
 
 
 @app.command("export")

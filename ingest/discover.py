@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
 import re
-import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
+from lxml import etree
 
-from ingest.errors import FetchError
+from ingest.errors import FetchError, ParseError
 from ingest.fetch import Fetcher
+from ingest.jsonfeed import load_json
 from ingest.models import PollSettings
 
 FEED_TYPES = {
@@ -35,6 +35,7 @@ FEED_TYPES = {
     "text/xml": "xml",
     "application/xml": "xml",
 }
+MAX_FOUND = 50  # feeds listed for one page; a page advertising more is not a site's own
 WELL_KNOWN = ("/feed", "/rss", "/atom.xml", "/feed.xml", "/index.xml", "/rss.xml")
 _ROOTS = {"rss": "rss", "feed": "atom", "rdf": "rdf", "channel": "rss"}
 _FIRST_TAG = re.compile(rb"<(?:\?.*?\?>|!--.*?-->|![^>]*>|([A-Za-z_][\w:.-]*))", re.S)
@@ -53,26 +54,55 @@ class FoundFeed:
 
 
 def find_links(page: bytes, base_url: str) -> tuple[FoundFeed, ...]:
-    """The feeds an HTML page advertises with ``<link rel="alternate">``, absolute, in order."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        soup = BeautifulSoup(page, "lxml")
-    base = base_url
-    if (tag := soup.find("base", href=True)) is not None:
-        base = urljoin(base_url, str(tag["href"]).strip())
+    """The feeds an HTML page advertises with ``<link rel="alternate">``, absolute, in order.
+
+    At most ``MAX_FOUND``: the page is read as a stream of tags (no tree is built) and reading
+    stops there, so a huge page costs one pass and little memory.
+    """
+    links = _Links()
+    parser = etree.HTMLParser(target=links, no_network=True)
+    try:
+        parser.feed(page)
+        parser.close()
+    except (_Enough, etree.LxmlError):
+        pass  # enough found, or a page broken past repair: what was read before counts
+    base = urljoin(base_url, links.base) if links.base is not None else base_url
     found: dict[str, FoundFeed] = {}
-    for link in soup.find_all("link", href=True):
-        rel: str | list[str] = link.get("rel") or []
-        rels = {r.lower() for r in (rel.split() if isinstance(rel, str) else rel)}
-        kind = FEED_TYPES.get(str(link.get("type") or "").split(";")[0].strip().lower())
-        if "alternate" not in rels or kind is None:
-            continue
-        url = urljoin(base, str(link["href"]).strip())
+    for href, title, kind in links.found:
+        url = urljoin(base, href)
         if url.startswith(("http://", "https://")) and url not in found:
-            title = " ".join(str(link.get("title") or "").split()) or None
             found[url] = FoundFeed(url, title, kind)
-    return tuple(found.values())
+    return tuple(found.values())[:MAX_FOUND]
+
+
+class _Enough(Exception):
+    """Raised by ``_Links`` to stop reading a page that advertises more feeds than we list."""
+
+
+class _Links:
+    """An lxml parser target collecting ``<base href>`` and feed ``<link>`` elements."""
+
+    def __init__(self) -> None:
+        self.base: str | None = None
+        self.found: list[tuple[str, str | None, str]] = []  # href, title, kind
+
+    def start(self, tag: str, attrib: Mapping[str, str]) -> None:
+        """One opening tag."""
+        if tag == "base" and self.base is None and "href" in attrib:
+            self.base = attrib["href"].strip()
+        if tag != "link" or "href" not in attrib:
+            return
+        rels = {rel.lower() for rel in (attrib.get("rel") or "").split()}
+        kind = FEED_TYPES.get((attrib.get("type") or "").split(";")[0].strip().lower())
+        if "alternate" not in rels or kind is None:
+            return
+        title = " ".join((attrib.get("title") or "").split()) or None
+        self.found.append((attrib["href"].strip(), title, kind))
+        if len(self.found) > 2 * MAX_FOUND:  # room for duplicates and non-http links
+            raise _Enough
+
+    def close(self) -> None:
+        """The end of the page."""
 
 
 def feed_kind(content: bytes) -> str | None:
@@ -80,8 +110,8 @@ def feed_kind(content: bytes) -> str | None:
     head = _text_head(content)
     if head.lstrip().startswith(b"{"):
         try:
-            data = json.loads(content)
-        except ValueError:
+            data = load_json(content)
+        except ParseError:
             return None
         version = data.get("version", "") if isinstance(data, dict) else ""
         return "json" if str(version).startswith("https://jsonfeed.org/version/") else None
@@ -94,7 +124,8 @@ def feed_kind(content: bytes) -> str | None:
 def feed_title(content: bytes, kind: str) -> str | None:
     """The feed's own title, read roughly (enough to show next to its URL)."""
     if kind == "json":
-        title = json.loads(content).get("title")
+        document = load_json(content)
+        title = document.get("title") if isinstance(document, dict) else None
         return " ".join(str(title).split()) or None if isinstance(title, str) else None
     match = _TITLE.search(_text_head(content, 8192))
     if not match:

@@ -6,6 +6,7 @@
     ├── FeedError                   one feed failed this round; stored on the feed, the round goes on
     │   ├── FetchError              the network or the server: timeouts, HTTP errors, limits
     │   │   ├── HostNotFound        DNS could not resolve the feed's host name
+    │   │   ├── PrivateAddress      a private address, refused unless [poll] allow_private
     │   │   └── FeedGone            HTTP 410: the feed is disabled with this reason
     │   └── ParseError              the bytes are not a feed we can read (HTML page, hostile XML, ...)
     └── DeliveryError               a digest could not be delivered (SMTP, disk); retried later
@@ -47,6 +48,10 @@ class FetchError(FeedError):
 
 class HostNotFound(FetchError):
     """The feed's host name did not resolve: a typo in the URL, or no network or DNS here."""
+
+
+class PrivateAddress(FetchError):
+    """The feed's host resolved to a loopback, private or link-local address, which is refused."""
 
 
 class FeedGone(FetchError):

@@ -15,18 +15,21 @@ import hashlib
 import socket
 import ssl
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from http import HTTPStatus
 from types import TracebackType
 from typing import NamedTuple
 
+import httpcore
 import httpx
 
-from ingest.decide import cache_lifetime, retry_after
-from ingest.errors import FeedGone, FetchError, HostNotFound
+from ingest.addresses import check_address, host_problem, is_ip
+from ingest.connect import CheckedBackend
+from ingest.decide import cache_lifetime
+from ingest.errors import FetchError, HostNotFound
 from ingest.inflate import Decoder, size_text
 from ingest.models import Fetched, PollSettings, Validators
+from ingest.statuses import phrase, seconds, status_error
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
@@ -39,11 +42,6 @@ _PERMANENT = frozenset({301, 308})
 _KEEPALIVE_EXPIRY = 5.0
 _SHARD = 2  # connections per pool; an origin allowed more gets several pools
 _DRAIN_LIMIT = 64 * 1024
-_HINTS = {
-    401: "the feed needs a login",
-    403: "the server refuses access (it may block feed readers; check the URL in a browser)",
-    404: "nothing at this URL any more; check the feed's address",
-}
 _DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
@@ -121,7 +119,7 @@ class Fetcher:
                     pools.give_back(key)
         except TimeoutError as exc:
             raise FetchError(
-                f"timed out after {_seconds(self.settings.timeout)} s "
+                f"timed out after {seconds(self.settings.timeout)} s "
                 "(poll.timeout, the limit for a whole fetch)"
             ) from exc
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
@@ -177,6 +175,8 @@ class _Pools:
         self._users: dict[_Origin, int] = {}
         self._tls: ssl.SSLContext | None = None  # one for every https pool
         self._proxies = urllib.request.getproxies()
+        self._allow_private = settings.allow_private
+        self._backend = CheckedBackend(settings.allow_private)
 
     async def take(self, url: httpx.URL) -> tuple[_Origin, httpx.AsyncBaseTransport]:
         """The least busy pool for ``url``'s origin, marked in use until ``give_back``."""
@@ -208,7 +208,19 @@ class _Pools:
             proxy = None
         if proxy and not proxy.startswith(("http://", "https://")):
             raise FetchError(f"the proxy {proxy} set in the environment is not http or https")
-        return httpx.AsyncHTTPTransport(verify=tls, limits=self._limits, proxy=proxy)
+        if proxy:  # the proxy connects and is trusted; an address written in the URL is checked
+            if is_ip(url.host):
+                check_address(url.host, url.host, self._allow_private)
+            return httpx.AsyncHTTPTransport(verify=tls, limits=self._limits, proxy=proxy)
+        transport = httpx.AsyncHTTPTransport(verify=tls, limits=self._limits)
+        transport._pool = httpcore.AsyncConnectionPool(  # the same pool, over checked connections
+            ssl_context=tls if isinstance(tls, ssl.SSLContext) else None,
+            max_connections=self._limits.max_connections,
+            max_keepalive_connections=self._limits.max_keepalive_connections,
+            keepalive_expiry=self._limits.keepalive_expiry,
+            network_backend=self._backend,
+        )
+        return transport
 
     async def _close_unused(self) -> None:
         """Close the least recently used pools not in use, keeping ``concurrency`` of them."""
@@ -239,28 +251,42 @@ def fetch_one(url: str, settings: PollSettings, validators: Validators = Validat
 def _http_url(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
+    except (httpx.InvalidURL, ValueError) as exc:  # a bad IDNA label is a UnicodeError
         raise FetchError(f"not a valid URL: {url!r} ({exc})") from exc
     if parsed.scheme not in ("http", "https"):
         scheme = f"{parsed.scheme}:" if parsed.scheme else "a relative URL"
         raise FetchError(f"only http and https feeds are supported, not {scheme} ({url})")
-    if not parsed.host:
-        raise FetchError(f"the URL has no host name: {url!r}")
+    if problem := _url_problem(parsed):
+        raise FetchError(f"not a valid URL: {url!r}: {problem}")
     return parsed
 
 
 def _redirect_target(answer: _Answer) -> httpx.URL:
-    location = answer.headers.get("location")
-    what = f"HTTP {answer.status} {_phrase(answer.status)}"
+    location = (answer.headers.get("location") or "").strip()
+    what = f"HTTP {answer.status} {phrase(answer.status)}"
     if not location:
         raise FetchError(f"{what} without a Location header: the server's redirect is broken")
     try:
-        target = answer.url.join(location.strip())
-    except httpx.InvalidURL as exc:
-        raise FetchError(f"{what} to an invalid URL {location!r}") from exc
+        written = httpx.URL(location)
+        target = written if written.scheme else answer.url.join(written)
+    except (httpx.InvalidURL, ValueError) as exc:  # a bad IDNA label is a UnicodeError
+        raise FetchError(f"{what} to an invalid URL {location!r} ({exc})") from exc
     if target.scheme not in ("http", "https"):
         raise FetchError(f"{what} to {location!r}: only http and https feeds are supported")
+    if problem := _url_problem(target):
+        raise FetchError(f"{what} to an invalid URL {location!r}: {problem}")
     return target
+
+
+def _url_problem(url: httpx.URL) -> str | None:
+    """Why an http(s) URL cannot be fetched (no host, a bad host name, a port out of range)."""
+    if url.port is not None and not 1 <= url.port <= 65535:
+        return f"port {url.port} is out of range (1 to 65535)"
+    try:
+        _ = url.host  # decodes the IDNA name, which fails on a malformed "xn--" label
+    except ValueError as exc:  # UnicodeError, idna.IDNAError
+        return f"its host name is not valid IDNA ({exc})"
+    return host_problem(url.raw_host.decode("ascii", "replace"))
 
 
 def _fetched(answer: _Answer, old: Validators, settings: PollSettings, moved: bool) -> Fetched:
@@ -282,23 +308,6 @@ def _fetched(answer: _Answer, old: Validators, settings: PollSettings, moved: bo
     )
 
 
-def status_error(status: int, headers: Mapping[str, str], now: datetime) -> FetchError:
-    """The error for a status we do not accept as a feed (4xx, 5xx, odd 1xx/3xx)."""
-    what = f"HTTP {status} {_phrase(status)}"
-    if status == 410:
-        return FeedGone(
-            f"{what}: the server says this feed was removed; it is disabled "
-            "(re-enable it or remove it from the config)"
-        )
-    if status in (429, 503):
-        wait = retry_after(headers, now)
-        asks = f"the server asks us to wait {_seconds(wait)} s" if wait is not None else ""
-        hint = asks or ("the server is rate-limiting us" if status == 429 else "try again later")
-        return FetchError(f"{what}: {hint}", retry_after=wait)
-    hint = _HINTS.get(status) or ("the server failed; it is retried later" if status >= 500 else "")
-    return FetchError(f"{what}: {hint}" if hint else what)
-
-
 def describe_error(exc: Exception, url: httpx.URL, settings: PollSettings) -> str:
     """A readable message for an httpx error while fetching ``url``."""
     host = url.host
@@ -311,7 +320,7 @@ def describe_error(exc: Exception, url: httpx.URL, settings: PollSettings) -> st
         httpx.PoolTimeout: (settings.timeout, "waiting for a free connection", ""),
     }
     if limit := timeouts.get(type(exc)):
-        return f"timed out after {_seconds(limit[0])} s {limit[1]} (poll.{limit[2]}timeout)"
+        return f"timed out after {seconds(limit[0])} s {limit[1]} (poll.{limit[2]}timeout)"
     match exc:
         case httpx.ConnectError():
             return _connect_error(exc, host, where)
@@ -384,14 +393,3 @@ async def _read_body(response: httpx.Response, limit: int) -> bytes:
     parts = [decoder.feed(chunk) async for chunk in response.aiter_raw()]
     parts.append(decoder.finish())
     return b"".join(parts)
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "(unknown status)"
-
-
-def _seconds(value: float) -> str:
-    return f"{value:g}"

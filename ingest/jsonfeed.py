@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
+from itertools import accumulate
 from typing import Any
 
 from .errors import ParseError
@@ -14,6 +16,11 @@ from .urls import canonical_link
 
 KINDS = {"https://jsonfeed.org/version/1": "json10", "https://jsonfeed.org/version/1.1": "json11"}
 MAX_ITEMS = 1000  # items read from one document; the rest are reported in the warning
+MAX_DEPTH = 64  # arrays and objects inside one another; a JSON Feed needs five or six
+# A string, or an unterminated one running to the end: always matches at '"', so linear.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.S)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEPS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")  # +1 / -1, shifted by one
 
 
 def looks_like_json(content: bytes, content_type: str) -> bool:
@@ -48,16 +55,32 @@ def parse_json_feed(content: bytes, url: str, now: datetime) -> ParsedFeed:
     )
 
 
-def _load(content: bytes) -> dict[str, Any]:
-    """The decoded top-level object, or ParseError with where the JSON is broken."""
+def load_json(content: bytes) -> Any:
+    """The decoded JSON document; ParseError when it is broken or nested too deep to be a feed."""
+    if (depth := nesting_depth(content)) > MAX_DEPTH:
+        raise ParseError(
+            f"not a feed: the JSON document nests arrays and objects {depth} levels deep, "
+            f"more than the {MAX_DEPTH} a feed could need"
+        )
     try:
-        document = json.loads(content)
+        return json.loads(content)
     except json.JSONDecodeError as exc:
         raise ParseError(
             f"not a feed: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from exc
     except (ValueError, RecursionError) as exc:
         raise ParseError(f"not a feed: the JSON document cannot be read ({exc})") from exc
+
+
+def nesting_depth(content: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text, in one linear pass (strings skipped)."""
+    brackets = _STRING.sub(b"", content).translate(None, _NOT_BRACKETS)
+    return max(accumulate(step - 1 for step in brackets.translate(_STEPS)), default=0)
+
+
+def _load(content: bytes) -> dict[str, Any]:
+    """The decoded top-level object, or ParseError with where the JSON is broken."""
+    document = load_json(content)
     if not isinstance(document, dict):
         raise ParseError("not a feed: the JSON document is not an object, so it is not a JSON Feed")
     return document

@@ -34,6 +34,7 @@ class PollSettings:
     max_cache_interval: float = 86400.0
     workers: int = 0  # parser processes; 0 means one per CPU
     lease: float = 300.0
+    allow_private: bool = False  # connect to loopback, private and link-local addresses
 
 
 @dataclass(frozen=True)

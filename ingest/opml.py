@@ -1,16 +1,25 @@
-"""OPML 2.0 subscription lists, in and out. Pure: bytes in, records out, and back."""
+"""OPML 2.0 subscription lists, in and out. Pure: bytes in, records out, and back.
+
+A file read is bounded: at most ``MAX_BYTES`` and ``MAX_OUTLINES`` outlines, so a huge or hostile
+file is refused with the limit named instead of filling memory and the config.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 from email.utils import format_datetime
+from itertools import islice
 from xml.etree import ElementTree
 
 from lxml import etree
 
 from ingest.errors import BroadsheetError
+from ingest.inflate import size_text
 from ingest.models import FeedSpec
+
+MAX_BYTES = 10_000_000  # an OPML file read at once; real subscription lists are kilobytes
+MAX_OUTLINES = 10_000  # feeds and folders in one file
 
 
 class OpmlError(BroadsheetError):
@@ -19,6 +28,11 @@ class OpmlError(BroadsheetError):
 
 def read(content: bytes, source: str = "the OPML file") -> list[FeedSpec]:
     """The feeds an OPML document lists; folder outlines become tags (lower-cased)."""
+    if len(content) > MAX_BYTES:
+        raise OpmlError(
+            f"{source} is larger than {size_text(MAX_BYTES)}, the most an OPML import reads: "
+            "split it into smaller files and import each"
+        )
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
     try:
         root = etree.fromstring(content, parser)
@@ -29,6 +43,11 @@ def read(content: bytes, source: str = "the OPML file") -> list[FeedSpec]:
     body = root.find("body")
     if body is None:
         raise OpmlError(f"{source} has no <body>: there are no subscriptions in it")
+    if sum(1 for _ in islice(body.iter("outline"), MAX_OUTLINES + 1)) > MAX_OUTLINES:
+        raise OpmlError(
+            f"{source} has more than {MAX_OUTLINES:,} outlines, the most an OPML import takes: "
+            "split it into smaller files and import each"
+        )
     found: dict[str, FeedSpec] = {}
     _walk(body, (), found)
     return list(found.values())

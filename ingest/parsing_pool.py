@@ -3,17 +3,25 @@
 Parsing is CPU-bound, so a round parses in a process pool while the fetcher keeps downloading.
 A parse that outlives ``timeout`` or kills its process is reported as that feed's error and
 the pool is replaced; the round goes on.
+
+The pool's processes die with the process that started them, however it ends (``kill -9``
+included): each watches a pipe whose only writing end that process holds, and exits when the
+pipe closes. Once they are gone, the fork server and the resource tracker see their own pipes
+close and exit too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
+from multiprocessing.connection import Connection
 
 from ingest.errors import ParseError
 from ingest.models import ParsedFeed
@@ -29,6 +37,7 @@ class ParsingPool:
         self.workers = workers or os.cpu_count() or 1
         self.timeout = timeout
         self._pool: ProcessPoolExecutor | None = None
+        self._lifeline: tuple[Connection, Connection] | None = None  # (read, write) ends
 
     def __enter__(self) -> ParsingPool:
         return self
@@ -41,6 +50,7 @@ class ParsingPool:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        self._cut_lifeline()
 
     def kill(self) -> None:
         """Kill the worker processes at once, abandoning any parse (orphans would live on)."""
@@ -76,7 +86,13 @@ class ParsingPool:
             context = multiprocessing.get_context("forkserver")
             # The fork server imports the parser once; every pool process forks from it ready.
             context.set_forkserver_preload(["ingest.parse"])
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._lifeline = context.Pipe(duplex=False)
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=context,
+                initializer=_die_with_parent,
+                initargs=(self._lifeline[0],),
+            )
         return self._pool
 
     def _discard(self) -> None:
@@ -87,3 +103,21 @@ class ParsingPool:
         for process in list(getattr(pool, "_processes", {}).values()):
             process.kill()  # a stuck parse never returns; killing is the only way to free it
         pool.shutdown(wait=False, cancel_futures=True)
+        self._cut_lifeline()
+
+    def _cut_lifeline(self) -> None:
+        """Close both ends of the pool's pipe: a process still running then exits."""
+        lifeline, self._lifeline = self._lifeline, None
+        for end in lifeline or ():
+            end.close()
+
+
+def _die_with_parent(lifeline: Connection) -> None:
+    """In a pool process: exit as soon as the pipe's writing end closes (its owner is gone)."""
+
+    def watch() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            lifeline.recv_bytes()  # nothing is ever sent: this returns only by EOFError
+        os._exit(1)  # no clean-up to wait for: the process that wanted the results is gone
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -54,8 +54,12 @@ def write_config(
     subscribers: Sequence[Mapping[str, Any]] = (),
     **tables: Mapping[str, Any],
 ) -> Path:
-    """Write a config file: ``tables`` such as ``poll={"lease": "5s"}``, then feeds and subscribers."""
+    """Write a config file: ``tables`` such as ``poll={"lease": "5s"}``, then feeds and subscribers.
+
+    ``[poll] allow_private`` is true unless ``poll`` says otherwise: the feeds are on 127.0.0.1.
+    """
     lines: list[str] = []
+    tables = tables | {"poll": {"allow_private": True} | dict(tables.get("poll", {}))}
     for name, table in tables.items():
         lines += [f"[{name}]", *(f"{key} = {json.dumps(value)}" for key, value in table.items())]
     for url in feeds:

@@ -34,6 +34,7 @@ def shipped_config_with_local_feeds(tmp_path: Path, server: FeedServer) -> Path:
         feeds.pop()
     for table, name in zip(feeds, names, strict=True):
         table["url"] = server.url(f"/fixtures/{name}")
+    document["poll"]["allow_private"] = True  # type: ignore[index]  # the server is on 127.0.0.1
     path = tmp_path / "broadsheet.toml"
     path.write_text(tomlkit.dumps(document))
     return path
@@ -142,7 +143,7 @@ def test_discover_prints_the_feeds_a_page_advertises(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
     path = tmp_path / "broadsheet.toml"
-    path.write_text("")
+    path.write_text("[poll]\nallow_private = true\n")  # the test server is on 127.0.0.1
     code, output = cli(
         "feeds",
         "discover",

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from server import SHARED, FeedServer, redirect
 
-from ingest.discover import FoundFeed, discover, feed_kind, feed_title, find_links
+from ingest.discover import MAX_FOUND, FoundFeed, discover, feed_kind, feed_title, find_links
 from ingest.errors import FetchError
 from ingest.models import PollSettings
 
-SETTINGS = PollSettings(connect_timeout=2.0, read_timeout=2.0, timeout=5.0, user_agent="test")
+SETTINGS = PollSettings(
+    connect_timeout=2.0, read_timeout=2.0, timeout=5.0, user_agent="test", allow_private=True
+)
 FIXTURES = SHARED / "fixtures"
 PAGE = (FIXTURES / "page-with-feeds.html").read_bytes()
 HTML = b"<!doctype html><html><head><title>Plain</title></head><body>No feeds</body></html>"
@@ -130,3 +134,32 @@ def test_nothing_found(feed_server: FeedServer) -> None:
 def test_a_page_that_fails_says_why(feed_server: FeedServer) -> None:
     with pytest.raises(FetchError, match="HTTP 404 Not Found"):
         discover(feed_server.url("/missing/"), SETTINGS)
+
+
+# -- bounded work ------------------------------------------------------------------------------
+
+
+def test_a_page_advertising_thousands_of_feeds_lists_the_first_fifty() -> None:
+    link = '<link rel="alternate" type="application/rss+xml" href="/feed/{}.xml">'
+    page = ("<html><head>" + "".join(link.format(n) for n in range(100_000)) + "</head>").encode()
+    found = find_links(page, "https://site.example/")
+    assert len(found) == MAX_FOUND == 50
+    assert found[0].url == "https://site.example/feed/0.xml"
+    assert found[-1].url == "https://site.example/feed/49.xml"
+
+
+def test_a_deeply_nested_json_page_is_no_feed_and_no_crash(feed_server: FeedServer) -> None:
+    deep = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+    url = feed_server.route("/deep.json", body=deep, content_type="application/json")
+    assert feed_kind(deep) is None
+    assert discover(url, SETTINGS) == ()  # nothing advertised, and no well-known path answers
+
+
+def test_discover_on_a_huge_page_reads_what_max_bytes_allows(feed_server: FeedServer) -> None:
+    link = b'<link rel="alternate" type="application/atom+xml" href="/a/%d.xml">'
+    page = b"<html><head>" + b"".join(link % n for n in range(200_000)) + b"</head></html>"
+    url = feed_server.route("/huge.html", body=page, content_type="text/html")
+    with pytest.raises(FetchError, match=r"\(poll.max_bytes\)"):
+        discover(url, SETTINGS)
+    found = discover(url, replace(SETTINGS, max_bytes=len(page)))
+    assert len(found) == MAX_FOUND

@@ -55,6 +55,7 @@ def test_the_image_runs_the_worker_reports_health_and_stops_on_its_signal(
     document = tomlkit.parse((REPO / "config" / "broadsheet.toml").read_text())
     del document["feeds"][1:]
     document["feeds"][0]["url"] = feed_server.url("/fixtures/newswire.rss")
+    document["poll"]["allow_private"] = True  # type: ignore[index]  # the server is on 127.0.0.1
     (config_dir / "broadsheet.toml").write_text(tomlkit.dumps(document))
     config_dir.chmod(0o555)  # mounted read-only
     env = environment(docker_env(config_dir, data_dir))

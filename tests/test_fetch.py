@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import re
 import socket
 from dataclasses import replace
 from email.utils import formatdate
@@ -36,6 +37,7 @@ SETTINGS = PollSettings(
     max_bytes=64 * 1024,
     max_redirects=3,
     user_agent="Broadsheet-test/1.0 (+https://example.org/broadsheet)",
+    allow_private=True,  # the test server listens on 127.0.0.1
 )
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title></channel></rss>'
 COMPRESSION = SHARED / "corpus" / "feedparser" / "tests" / "compression"
@@ -231,6 +233,53 @@ def test_broken_redirects(feed_server: FeedServer, headers: dict[str, str], mess
     url = feed_server.route("/odd", lambda request: Reply(302, headers))
     with pytest.raises(FetchError, match=message):
         fetch(url)
+
+
+@pytest.mark.parametrize(
+    ("location", "problem"),
+    [
+        ("http://xn--/feed", "Malformed A-label"),
+        ("http://xn--zz.com/feed", "Invalid A-label"),
+        ("//xn--a/feed", "not allowed"),
+        ("http://127.0.0.1:99999/feed", "port 99999 is out of range (1 to 65535)"),
+        ("http://localhost:0/feed", "port 0 is out of range (1 to 65535)"),
+        ("https://:443/feed", "it has no host name"),
+        ("http:///feed", "it has no host name"),
+        ("http://a..b/feed", "'a..b' is not a valid host name"),
+        ("http://exa mple.com/feed", "'exa%20mple.com' is not a valid host name"),
+        ("http://[::1/feed", "Invalid port"),
+        ("gopher://example.com/feed", "only http and https feeds are supported"),
+        ("javascript:alert(1)", "only http and https feeds are supported"),
+    ],
+)
+def test_a_redirect_to_a_bad_url_names_it(
+    feed_server: FeedServer, location: str, problem: str
+) -> None:
+    url = feed_server.route("/bad-hop", lambda request: Reply(301, {"Location": location}))
+    with pytest.raises(FetchError) as caught:
+        fetch(url)
+    assert type(caught.value) is FetchError
+    assert str(caught.value).startswith(f"HTTP 301 Moved Permanently to {location.strip()!r}") or (
+        str(caught.value).startswith(f"HTTP 301 Moved Permanently to an invalid URL {location!r}")
+    )
+    assert problem in str(caught.value)
+    assert [r.path for r in feed_server.requests] == ["/bad-hop"]
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://xn--/feed", "Malformed A-label"),
+        ("http://127.0.0.1:99999/feed", "port 99999 is out of range"),
+        ("http://127.0.0.1:0/feed", "port 0 is out of range"),
+        ("http://a..b/feed", "'a..b' is not a valid host name"),
+        ("https://:443/feed", "it has no host name"),
+    ],
+)
+def test_a_feed_url_that_cannot_be_fetched_says_why(url: str, problem: str) -> None:
+    with pytest.raises(FetchError, match=f"^not a valid URL: {re.escape(repr(url))}") as caught:
+        fetch(url)
+    assert problem in str(caught.value)
 
 
 # -- HTTP errors -------------------------------------------------------------------------------

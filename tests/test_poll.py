@@ -26,6 +26,7 @@ def write_config(tmp_path: Path, urls: list[str], workers: int = 1, extra: str =
         'connect_timeout = "2s"',
         'max_bytes = "1MB"',
         f"workers = {workers}",
+        "allow_private = true",  # the test server listens on 127.0.0.1
         extra,
     ]
     for url in urls:
