@@ -15,7 +15,6 @@ import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +25,7 @@ from ingest.errors import FeedError, FeedGone, HostNotFound, StoreError
 from ingest.fetch import Fetcher
 from ingest.models import FeedState, Fetched, ParsedFeed, PollSettings
 from ingest.parsing_pool import ParsingPool
+from ingest.report import RoundReport, unexpected
 from ingest.store import entries as stored_entries
 from ingest.store import feeds as stored_feeds
 from ingest.store.database import failures as store_failures
@@ -33,9 +33,9 @@ from ingest.store.database import is_outage
 
 Progress = Callable[[FeedState, str], None]
 log = logging.getLogger(__name__)
-# A claimed feed must be fetched and parsed within this share of the lease, or it is given back:
-# the rest of the lease is left for writing it, so that no write lands after another process
-# could have taken the feed over.
+# A claimed feed must be fetched within this share of the lease (waiting for a connection to its
+# host included), or it is given back unwritten: the rest of the lease is left for parsing and
+# writing it, so that its write lands before another process could take the feed over.
 LEASE_SHARE = 0.75
 
 
@@ -54,85 +54,6 @@ OFFLINE = (
     "without DNS, so check its network; the feeds are retried on their schedule, or all at "
     "once with `broadsheet poll --all`"
 )
-
-
-@dataclass
-class RoundReport:
-    """What one round did; ``as_dict`` is the shape `broadsheet poll --json` prints."""
-
-    feeds: int = 0
-    fetched: int = 0
-    not_modified: int = 0
-    skipped_unchanged: int = 0
-    failed: int = 0
-    new_entries: int = 0
-    updated_entries: int = 0
-    given_back: int = 0  # not fetched within the lease: left for the next round, nothing written
-    taken_over: int = 0  # the lease ran out and another process took the feed: nothing written
-    leased: int = 0  # due feeds this round left alone: other processes hold their leases
-    errors: list[dict[str, str]] = field(default_factory=list)
-    unresolved: int = 0  # of the failures, host names that did not resolve
-    leased_by: list[str] = field(default_factory=list)  # who holds them, the holder of most first
-    leased_until: datetime | None = None  # when the last of those leases runs out
-
-    def as_dict(self) -> dict[str, Any]:
-        """Counts and errors as plain data (times as ISO 8601 text)."""
-        data = asdict(self)
-        data["leased_until"] = self.leased_until.isoformat() if self.leased_until else None
-        return data
-
-    def counts(self) -> dict[str, int]:
-        """The counts alone: what `broadsheet poll --json` prints."""
-        details = ("errors", "unresolved", "leased_by", "leased_until")
-        return {key: value for key, value in self.as_dict().items() if key not in details}
-
-    @property
-    def offline(self) -> bool:
-        """No host name of several feeds resolved: the machine, not the feeds, is the problem."""
-        return self.feeds > 1 and self.unresolved == self.feeds
-
-    def summary(self) -> str:
-        """One line for people."""
-        parts = [
-            f"{self.feeds} {'feed' if self.feeds == 1 else 'feeds'}: {self.fetched} fetched, "
-            f"{self.not_modified} not modified, {self.skipped_unchanged} unchanged, "
-            f"{self.failed} failed",
-            f"{self.new_entries} new entries, {self.updated_entries} updated",
-        ]
-        if self.given_back:
-            parts.append(
-                f"{self.given_back} given back (not fetched in time for the lease, [poll] "
-                "lease; polled next round)"
-            )
-        if self.taken_over:
-            parts.append(f"{self.taken_over} skipped: another process took over")
-        if self.leased:
-            parts.append(self._leases())
-        return "; ".join(parts)
-
-    def _leases(self) -> str:
-        holders = self.leased_by[:1] + (
-            [f"{len(self.leased_by) - 1} other processes"] if len(self.leased_by) > 1 else []
-        )
-        until = f" until {self.leased_until:%H:%M} UTC" if self.leased_until else ""
-        are = "feed is" if self.leased == 1 else "feeds are"
-        return (
-            f"{self.leased} {are} leased by {' and '.join(holders)}{until} (a poll that was "
-            "interrupted, or one still running); they are polled when the lease runs out "
-            "([poll] lease)"
-        )
-
-
-def unexpected(doing: str, exc: BaseException) -> FeedError:
-    """A FeedError naming an exception nothing expected while ``doing`` one feed."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    cause = getattr(exc, "orig", None) or exc  # a database error's own message, without the SQL
-    text = "".join(c if c.isprintable() else " " for c in str(cause).strip().split("\n")[0])
-    return FeedError(
-        f"could not {doing} this feed: {type(cause).__name__}: {text[:200] or 'no detail'}; "
-        "it is retried with backoff"
-    )
 
 
 def poll(
@@ -247,6 +168,18 @@ class _Round:
         except FeedError as error:
             await self._store(self._record_failure, feed, error, now)
             return
+        try:
+            await self._keep(feed, got, now)
+        except Exception as exc:
+            if isinstance(exc, StoreError) or is_outage(exc):
+                raise  # every other feed would fail the same way: the round stops
+            log.debug("storing %s failed", feed.url, exc_info=True)
+            await self._store(self._record_failure, feed, unexpected("store", exc), now)
+
+    async def _keep(
+        self, feed: FeedState, got: tuple[Fetched, ParsedFeed | None] | None, now: datetime
+    ) -> None:
+        """Store what the fetch got: nothing (the feed is given back), its state, or entries."""
         if got is None:
             await self._store(self._give_back, feed)
             return
@@ -255,38 +188,31 @@ class _Round:
             self.unchanged.append((feed, fetched, self._success_values(feed, fetched, now)))
             self._show(feed, "not modified" if fetched.not_modified else "unchanged")
             return
-        try:
-            await self._store(self._record_success, feed, fetched, parsed, now)
-        except Exception as exc:
-            if isinstance(exc, StoreError) or is_outage(exc):
-                raise  # every other feed would fail the same way: the round stops
-            log.debug("storing %s failed", feed.url, exc_info=True)
-            await self._store(self._record_failure, feed, unexpected("store", exc), now)
+        await self._store(self._record_success, feed, fetched, parsed, now)
 
     async def _fetch(
         self, fetcher: Fetcher, parser: ParsingPool, feed: FeedState, now: datetime, deadline: float
     ) -> tuple[Fetched, ParsedFeed | None] | None:
-        """Fetch and parse (None when not done by ``deadline``); any failure is a FeedError."""
+        """Fetch and parse (None when not fetched by ``deadline``); any failure is a FeedError.
+
+        The parse is not cut short by the deadline: the pool's own timeout stops a stuck one,
+        and the write that follows checks that the lease is still held.
+        """
         doing = "fetch"
         limit = asyncio.timeout_at(deadline)
         try:
             async with limit:
                 fetched = await fetcher.fetch(feed.url, feed.validators)
-                if (
-                    fetched.not_modified
-                    or fetched.validators.body_hash == feed.validators.body_hash
-                ):
-                    return fetched, None
-                doing = "read"
-                assert fetched.content is not None
-                return fetched, await parser.parse(
-                    fetched.content, fetched.headers, fetched.url, now
-                )
+            if fetched.not_modified or fetched.validators.body_hash == feed.validators.body_hash:
+                return fetched, None
+            doing = "read"
+            assert fetched.content is not None
+            return fetched, await parser.parse(fetched.content, fetched.headers, fetched.url, now)
         except FeedError:
             raise
         except TimeoutError as exc:
             if limit.expired():
-                return None  # a late write could overwrite what the lease's next holder stores
+                return None  # the lease is running out: leave the feed to its next holder
             raise unexpected(doing, exc) from exc
         except Exception as exc:  # a bug or a library's surprise on this feed's input
             log.debug("polling %s failed", feed.url, exc_info=True)
@@ -389,15 +315,16 @@ class _Round:
 
     def _record_failure(self, feed: FeedState, error: FeedError, now: datetime) -> None:
         decision = decide.after_failure(feed, error, now, self.settings)
+        message = str(error).replace("\x00", "")  # PostgreSQL text holds no NUL
         values: dict[str, Any] = {
             "last_fetch_at": now,
-            "last_error": str(error),
+            "last_error": message,
             "last_error_at": now,
             "consecutive_failures": decision.consecutive_failures,
             "next_poll_at": decision.next_poll,
         }
         if isinstance(error, FeedGone):
-            values["disabled_reason"] = str(error)
+            values["disabled_reason"] = message
         with self.engine.begin() as conn:
             held = stored_feeds.release(conn, feed.id, values, owner=self.owner)
         if not held:
@@ -405,5 +332,5 @@ class _Round:
             return
         self.report.failed += 1
         self.report.unresolved += isinstance(error, HostNotFound)
-        self.report.errors.append({"url": feed.url, "error": str(error)})
-        self._show(feed, f"failed: {error}")
+        self.report.errors.append({"url": feed.url, "error": message})
+        self._show(feed, f"failed: {message}")
