@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from broadsheet import __version__, digest_cli, feeds_cli, logs
 from broadsheet.app import App
+from broadsheet.health import judge
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
 from broadsheet.units import parse_duration
 from ingest.models import FeedState
@@ -191,28 +193,14 @@ def health_command(
         ),
     ] = None,
 ) -> None:
-    """Exit 0 when a worker finished a poll round recently (for Docker's HEALTHCHECK), else 1."""
+    """Exit 0 when a worker's last poll round succeeded recently (Docker's HEALTHCHECK), else 1."""
     application = run_or_exit(lambda: App.open(config))
     limit = parse_duration(within) if within else application.settings.worker.healthy_within
-    beats = workers.latest(application.engine)
-    now = datetime.now(UTC)
-    recent = [
-        b
-        for b in beats
-        if b["last_round_at"] and (now - b["last_round_at"]).total_seconds() <= limit
-    ]
-    if recent:
-        age = (now - recent[0]["last_round_at"]).total_seconds()
-        out.print(
-            f"healthy: {recent[0]['name']} finished a poll round {age:.0f} s ago", markup=False
-        )
-        return
-    last = beats[0]["last_round_at"].isoformat() if beats and beats[0]["last_round_at"] else "never"
-    out.print(
-        f"unhealthy: no worker finished a poll round within {limit:g} s (last: {last})",
-        markup=False,
-    )
-    raise typer.Exit(1)
+    beats = run_or_exit(lambda: workers.latest(application.engine))
+    verdict = judge(beats, datetime.now(UTC), limit, socket.gethostname())
+    out.print(verdict.reason, markup=False)
+    if not verdict.healthy:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

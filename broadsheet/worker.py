@@ -35,7 +35,7 @@ from digests.deliver import deliver_due
 from ingest.errors import BroadsheetError, ConfigError
 from ingest.parsing_pool import ParsingPool
 from ingest.poll import OFFLINE, poll, worker_name
-from ingest.store.workers import beat
+from ingest.store.workers import beat, failed
 
 log = logging.getLogger("broadsheet.worker")
 
@@ -124,6 +124,11 @@ class Worker:
             beat(application.engine, self.name, self.started, report.as_dict())
         except BroadsheetError as error:
             log.error("poll round failed: %s", error)
+            self._round_failed(str(error))
+            return
+        except Exception as error:  # a bug: the worker goes on, and `broadsheet health` says so
+            log.exception("poll round crashed")
+            self._round_failed(f"the poll round crashed: {type(error).__name__}: {error}")
             return
         log.info("poll: %s", report.summary(), extra={"round": report.as_dict()})
         for failure in report.errors:
@@ -131,6 +136,13 @@ class Worker:
         if report.offline:
             log.warning(OFFLINE)
         self.digest_job()
+
+    def _round_failed(self, error: str) -> None:
+        """Record the failed round for `broadsheet health`, when the store lets us."""
+        try:
+            failed(self.app.engine, self.name, self.started, error)
+        except BroadsheetError as unrecorded:
+            log.warning("the failed round could not be recorded either: %s", unrecorded)
 
     def digest_job(self, key: str | None = None) -> None:
         """Deliver the digests that are due (one subscriber's, or everyone's)."""

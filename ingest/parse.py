@@ -72,6 +72,18 @@ _UNSAFE_START = (b"\xff\xfe", b"\xfe\xff", b"\x4c\x6f\xa7\x94")  # UTF-16/32 BOM
 
 def parse_feed(content: bytes, headers: Mapping[str, str], url: str, now: datetime) -> ParsedFeed:
     """Parse a fetched feed body; ParseError when it is not a feed we can read."""
+    try:
+        return _parse(content, headers, url, now)
+    except ParseError:
+        raise
+    except Exception as exc:  # feedparser and the normalisers raise many types on hostile input
+        raise ParseError(
+            f"could not read this feed: the parser failed with {type(exc).__name__}: "
+            f"{str(exc)[:200] or 'no detail'}; it is retried with backoff"
+        ) from exc
+
+
+def _parse(content: bytes, headers: Mapping[str, str], url: str, now: datetime) -> ParsedFeed:
     lowered = {key.lower(): value for key, value in headers.items()}
     content_type = lowered.get("content-type", "")
     if not content.strip():

@@ -9,27 +9,34 @@ duplicates nothing. One feed's failure is stored on that feed and the round goes
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
 
 from ingest import decide
-from ingest.errors import FeedError, FeedGone, HostNotFound
+from ingest.errors import FeedError, FeedGone, HostNotFound, StoreError
 from ingest.fetch import Fetcher
 from ingest.models import FeedState, Fetched, ParsedFeed, PollSettings
 from ingest.parsing_pool import ParsingPool
+from ingest.report import RoundReport, unexpected
 from ingest.store import entries as stored_entries
 from ingest.store import feeds as stored_feeds
 from ingest.store.database import failures as store_failures
+from ingest.store.database import is_outage
 
 Progress = Callable[[FeedState, str], None]
+log = logging.getLogger(__name__)
+# A claimed feed must be fetched within this share of the lease (waiting for a connection to its
+# host included), or it is given back unwritten: the rest of the lease is left for parsing and
+# writing it, so that its write lands before another process could take the feed over.
+LEASE_SHARE = 0.75
 
 
 def utcnow() -> datetime:
@@ -47,43 +54,6 @@ OFFLINE = (
     "without DNS, so check its network; the feeds are retried on their schedule, or all at "
     "once with `broadsheet poll --all`"
 )
-
-
-@dataclass
-class RoundReport:
-    """What one round did; ``as_dict`` is the shape `broadsheet poll --json` prints."""
-
-    feeds: int = 0
-    fetched: int = 0
-    not_modified: int = 0
-    skipped_unchanged: int = 0
-    failed: int = 0
-    new_entries: int = 0
-    updated_entries: int = 0
-    errors: list[dict[str, str]] = field(default_factory=list)
-    unresolved: int = 0  # of the failures, host names that did not resolve
-
-    def as_dict(self) -> dict[str, Any]:
-        """Counts and errors as plain data."""
-        return asdict(self)
-
-    def counts(self) -> dict[str, int]:
-        """The counts alone: what `broadsheet poll --json` prints."""
-        details = ("errors", "unresolved")
-        return {key: value for key, value in self.as_dict().items() if key not in details}
-
-    @property
-    def offline(self) -> bool:
-        """No host name of several feeds resolved: the machine, not the feeds, is the problem."""
-        return self.feeds > 1 and self.unresolved == self.feeds
-
-    def summary(self) -> str:
-        """One line for people."""
-        return (
-            f"{self.feeds} {'feed' if self.feeds == 1 else 'feeds'}: {self.fetched} fetched, {self.not_modified} not modified, "
-            f"{self.skipped_unchanged} unchanged, {self.failed} failed; "
-            f"{self.new_entries} new entries, {self.updated_entries} updated"
-        )
 
 
 def poll(
@@ -136,7 +106,8 @@ class _Round:
         self.clock = clock
         self.progress = progress
         self.report = RoundReport()
-        self.unchanged: list[tuple[int, dict[str, Any]]] = []
+        self.unchanged: list[tuple[FeedState, Fetched, dict[str, Any]]] = []
+        self.given_back: set[int] = set()  # not claimed again this round
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="broadsheet-store")
 
     async def run(self, parser: ParsingPool, everything: bool) -> RoundReport:
@@ -154,19 +125,27 @@ class _Round:
                         batch_size,
                         since=started,
                         everything=everything,
+                        exclude=frozenset(self.given_back),
                     )
                     if not batch:
                         break
+                    loop = asyncio.get_running_loop()
+                    deadline = loop.time() + self.settings.lease * LEASE_SHARE
                     self.report.feeds += len(batch)
-                    await self._batch(fetcher, parser, batch)
+                    await self._batch(fetcher, parser, batch, deadline)
                     await self._store(self._release_unchanged)
+            await self._store(self._note_leases, started, everything)
         finally:
             self.writer.shutdown(wait=True)
         return self.report
 
-    async def _batch(self, fetcher: Fetcher, parser: ParsingPool, batch: list[FeedState]) -> None:
+    async def _batch(
+        self, fetcher: Fetcher, parser: ParsingPool, batch: list[FeedState], deadline: float
+    ) -> None:
         """Poll a batch at once; when one fails beyond its feed (the store), stop the others."""
-        tasks = [asyncio.ensure_future(self._one(fetcher, parser, feed)) for feed in batch]
+        tasks = [
+            asyncio.ensure_future(self._one(fetcher, parser, feed, deadline)) for feed in batch
+        ]
         try:
             await asyncio.gather(*tasks)
         except BaseException:
@@ -179,34 +158,81 @@ class _Round:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.writer, lambda: function(*args, **kwargs))
 
-    async def _one(self, fetcher: Fetcher, parser: ParsingPool, feed: FeedState) -> None:
+    async def _one(
+        self, fetcher: Fetcher, parser: ParsingPool, feed: FeedState, deadline: float
+    ) -> None:
+        """Poll one feed; whatever goes wrong with it is stored on it, but a store outage."""
         now = self.clock()
-        fetched: Fetched | None = None
-        parsed: ParsedFeed | None = None
         try:
-            fetched = await fetcher.fetch(feed.url, feed.validators)
-            if (
-                not fetched.not_modified
-                and fetched.validators.body_hash != feed.validators.body_hash
-            ):
-                assert fetched.content is not None
-                parsed = await parser.parse(fetched.content, fetched.headers, fetched.url, now)
+            got = await self._fetch(fetcher, parser, feed, now, deadline)
         except FeedError as error:
             await self._store(self._record_failure, feed, error, now)
             return
+        try:
+            await self._keep(feed, got, now)
+        except Exception as exc:
+            if isinstance(exc, StoreError) or is_outage(exc):
+                raise  # every other feed would fail the same way: the round stops
+            log.debug("storing %s failed", feed.url, exc_info=True)
+            await self._store(self._record_failure, feed, unexpected("store", exc), now)
+
+    async def _keep(
+        self, feed: FeedState, got: tuple[Fetched, ParsedFeed | None] | None, now: datetime
+    ) -> None:
+        """Store what the fetch got: nothing (the feed is given back), its state, or entries."""
+        if got is None:
+            await self._store(self._give_back, feed)
+            return
+        fetched, parsed = got
         if parsed is None:  # nothing to store but the fetch state: written with the batch's
-            self.unchanged.append((feed.id, self._success_values(feed, fetched, now)))
-            self._count(feed, fetched, None, 0, 0)
+            self.unchanged.append((feed, fetched, self._success_values(feed, fetched, now)))
+            self._show(feed, "not modified" if fetched.not_modified else "unchanged")
             return
         await self._store(self._record_success, feed, fetched, parsed, now)
+
+    async def _fetch(
+        self, fetcher: Fetcher, parser: ParsingPool, feed: FeedState, now: datetime, deadline: float
+    ) -> tuple[Fetched, ParsedFeed | None] | None:
+        """Fetch and parse (None when not fetched by ``deadline``); any failure is a FeedError.
+
+        The parse is not cut short by the deadline: the pool's own timeout stops a stuck one,
+        and the write that follows checks that the lease is still held.
+        """
+        doing = "fetch"
+        limit = asyncio.timeout_at(deadline)
+        try:
+            async with limit:
+                fetched = await fetcher.fetch(feed.url, feed.validators)
+            if fetched.not_modified or fetched.validators.body_hash == feed.validators.body_hash:
+                return fetched, None
+            doing = "read"
+            assert fetched.content is not None
+            return fetched, await parser.parse(fetched.content, fetched.headers, fetched.url, now)
+        except FeedError:
+            raise
+        except TimeoutError as exc:
+            if limit.expired():
+                return None  # the lease is running out: leave the feed to its next holder
+            raise unexpected(doing, exc) from exc
+        except Exception as exc:  # a bug or a library's surprise on this feed's input
+            log.debug("polling %s failed", feed.url, exc_info=True)
+            raise unexpected(doing, exc) from exc
 
     def _release_unchanged(self) -> None:
         """Write the fetch state of the batch's unchanged feeds in one transaction."""
         pending, self.unchanged = self.unchanged, []
-        if pending:
-            with self.engine.begin() as conn:
-                for feed_id, values in pending:
-                    stored_feeds.release(conn, feed_id, values)
+        if not pending:
+            return
+        with self.engine.begin() as conn:
+            held = [
+                stored_feeds.release(conn, feed.id, values, owner=self.owner)
+                for feed, _, values in pending
+            ]
+        for (feed, fetched, _), kept in zip(pending, held, strict=True):
+            if kept:
+                self._tally(fetched, None, 0, 0)
+            else:
+                self._lost(feed)
 
     def _success_values(self, feed: FeedState, fetched: Fetched, now: datetime) -> dict[str, Any]:
         decision = decide.after_success(feed, fetched, now, self.settings)
@@ -233,16 +259,20 @@ class _Round:
             values["title"] = parsed.title
         if fetched.permanent_url:
             values["url"] = fetched.permanent_url
+        new = updated = 0
         with self.engine.begin() as conn:
-            # First-seen is read inside the transaction, not when the fetch began: a digest that
-            # reads the store before this commit then ends its window before this time too.
-            new, updated = stored_entries.upsert(conn, feed.id, parsed.entries, self.clock())
-            stored_feeds.release(conn, feed.id, values)
-        self._count(feed, fetched, parsed, new, updated)
+            # The feed's row first: it checks the lease is still ours and holds the row until
+            # the entries are in. First-seen is read inside the transaction, not when the fetch
+            # began: a digest that reads the store before this commit ends its window earlier.
+            held = stored_feeds.release(conn, feed.id, values, owner=self.owner)
+            if held:
+                new, updated = stored_entries.upsert(conn, feed.id, parsed.entries, self.clock())
+        if not held:
+            self._lost(feed)
+            return
+        self._show(feed, self._tally(fetched, parsed, new, updated))
 
-    def _count(
-        self, feed: FeedState, fetched: Fetched, parsed: ParsedFeed | None, new: int, updated: int
-    ) -> None:
+    def _tally(self, fetched: Fetched, parsed: ParsedFeed | None, new: int, updated: int) -> str:
         report = self.report
         if fetched.not_modified:
             report.not_modified += 1
@@ -255,24 +285,52 @@ class _Round:
             outcome = f"{new} new, {updated} updated"
         report.new_entries += new
         report.updated_entries += updated
+        return outcome
+
+    def _show(self, feed: FeedState, outcome: str) -> None:
         if self.progress:
             self.progress(feed, outcome)
 
+    def _lost(self, feed: FeedState) -> None:
+        """The lease ran out and another process holds it now: what we got is dropped."""
+        self.report.taken_over += 1
+        self._show(feed, "skipped: another process took over")
+
+    def _give_back(self, feed: FeedState) -> None:
+        """Not fetched in time for the lease: free the feed for the next round, write nothing."""
+        self.given_back.add(feed.id)
+        if not stored_feeds.give_back(self.engine, feed.id, self.owner):
+            self._lost(feed)
+            return
+        self.report.given_back += 1
+        self._show(feed, "given back: not fetched in time for its lease")
+
+    def _note_leases(self, started: datetime, everything: bool) -> None:
+        leases = stored_feeds.leased_elsewhere(
+            self.engine, self.owner, self.clock(), since=started, everything=everything
+        )
+        self.report.leased = leases.count
+        self.report.leased_by = list(leases.owners)
+        self.report.leased_until = leases.until
+
     def _record_failure(self, feed: FeedState, error: FeedError, now: datetime) -> None:
         decision = decide.after_failure(feed, error, now, self.settings)
+        message = str(error).replace("\x00", "")  # PostgreSQL text holds no NUL
         values: dict[str, Any] = {
             "last_fetch_at": now,
-            "last_error": str(error),
+            "last_error": message,
             "last_error_at": now,
             "consecutive_failures": decision.consecutive_failures,
             "next_poll_at": decision.next_poll,
         }
         if isinstance(error, FeedGone):
-            values["disabled_reason"] = str(error)
+            values["disabled_reason"] = message
         with self.engine.begin() as conn:
-            stored_feeds.release(conn, feed.id, values)
+            held = stored_feeds.release(conn, feed.id, values, owner=self.owner)
+        if not held:
+            self._lost(feed)
+            return
         self.report.failed += 1
         self.report.unresolved += isinstance(error, HostNotFound)
-        self.report.errors.append({"url": feed.url, "error": str(error)})
-        if self.progress:
-            self.progress(feed, f"failed: {error}")
+        self.report.errors.append({"url": feed.url, "error": message})
+        self._show(feed, f"failed: {message}")

@@ -70,6 +70,9 @@ def test_first_poll_stores_articles_and_a_second_costs_no_parse(
         "failed": 0,
         "new_entries": 9,
         "updated_entries": 0,
+        "given_back": 0,
+        "taken_over": 0,
+        "leased": 0,
     }
     second = poll_json(path, "--all")
     assert second["not_modified"] == 4 and second["new_entries"] == 0

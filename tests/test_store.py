@@ -93,7 +93,7 @@ def test_a_feed_fetched_this_round_is_not_claimed_again(engine: Engine) -> None:
     stored_feeds.sync(engine, SPECS[:1], NOW)
     (feed,) = stored_feeds.claim(engine, "w1", NOW, 300, 10, since=NOW)
     with engine.begin() as conn:
-        stored_feeds.release(conn, feed.id, {"last_fetch_at": NOW, "next_poll_at": NOW})
+        stored_feeds.release(conn, feed.id, {"last_fetch_at": NOW, "next_poll_at": NOW}, owner="w1")
     assert stored_feeds.claim(engine, "w1", NOW, 300, 10, since=NOW) == []
     assert stored_feeds.claim(engine, "w1", NOW, 300, 10, since=NOW, everything=True) == []
     next_round = NOW + timedelta(seconds=1)

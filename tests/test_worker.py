@@ -109,7 +109,9 @@ def test_sigterm_mid_round_exits_zero_and_leaves_nothing_half_written(
         fast + slow + stuck,
         **tables(
             tmp_path,
-            poll={"workers": 2, "lease": "3s", "timeout": "60s", "read_timeout": "60s"},
+            # Long enough that the stuck feeds are not given back (at 3/4 of the lease) before
+            # the shutdown timeout has run out.
+            poll={"workers": 2, "lease": "12s", "timeout": "60s", "read_timeout": "60s"},
             worker={"shutdown_timeout": "2s"},
         ),
     )
@@ -145,7 +147,7 @@ def test_sigterm_mid_round_exits_zero_and_leaves_nothing_half_written(
             assert row.last_fetch_at is None and row.last_success_at is None, url
     assert all(counts[url] == 0 for url in stuck)
     unfinished = {url for url, count in counts.items() if count == 0}
-    lease = 3.0
+    lease = 12.0
     exited = datetime.now(UTC)
     for url in unfinished:  # an abandoned lease runs out; it does not block the feed for good
         until = rows[url].lease_until

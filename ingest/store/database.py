@@ -13,7 +13,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+    StatementError,
+)
 
 from ingest.errors import StoreError
 
@@ -137,6 +144,20 @@ def failures(doing: str, kept: str) -> Iterator[None]:
             f"the store failed while {doing}: {_first_line(exc)}; {kept}. Check that the "
             "database is running and reachable"
         ) from exc
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when a database error means the store itself failed, not the rows one write held.
+
+    A duplicate key, a value the column cannot hold, or a value the driver cannot convert
+    concerns one feed's rows; anything else the database raises (gone, locked, no such table,
+    no permission) would fail every other write as well.
+    """
+    if not isinstance(exc, SQLAlchemyError):
+        return False
+    if isinstance(exc, (IntegrityError, DataError)):
+        return False
+    return type(exc) is not StatementError  # a value the driver refused before sending it
 
 
 _WHERE_THE_URL_IS = "change [storage] url in the config (or BROADSHEET_DATABASE_URL)"

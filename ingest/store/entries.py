@@ -7,7 +7,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, Insert, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ingest.models import Entry
 from ingest.store.schema import entries
@@ -19,7 +20,8 @@ def upsert(
     """Store a feed's entries inside the caller's transaction; returns (new, updated) counts.
 
     An entry already stored keeps its first-seen time; its content is replaced only when its
-    content hash changed. A missing published date falls back to first-seen.
+    content hash changed. A missing published date falls back to first-seen. An entry another
+    transaction inserted meanwhile is skipped, not an error: this feed's transaction goes on.
     """
     if not items:
         return 0, 0
@@ -40,8 +42,7 @@ def upsert(
     ]
     for row in fresh:
         row["published_at"] = row["published_at"] or now
-    if fresh:
-        conn.execute(entries.insert(), fresh)
+    inserted = len(conn.execute(_insert_new(conn), fresh).all()) if fresh else 0
     updated = 0
     for item in items:
         stored = known.get(item.identity)
@@ -52,7 +53,19 @@ def upsert(
             del values["published_at"]
         conn.execute(update(entries).where(entries.c.id == stored[0]).values(**values))
         updated += 1
-    return len(fresh), updated
+    return inserted, updated
+
+
+def _insert_new(conn: Connection) -> Insert:
+    """INSERT ... ON CONFLICT (feed_id, identity) DO NOTHING RETURNING id, for this database."""
+    key = [entries.c.feed_id, entries.c.identity]
+    if conn.dialect.name == "postgresql":
+        return (
+            postgresql.insert(entries)
+            .on_conflict_do_nothing(index_elements=key)
+            .returning(entries.c.id)
+        )
+    return sqlite.insert(entries).on_conflict_do_nothing(index_elements=key).returning(entries.c.id)
 
 
 def count(engine: Engine, feed_id: int | None = None) -> int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,16 +64,20 @@ def claim(
     *,
     since: datetime,
     everything: bool = False,
+    exclude: Collection[int] = (),
 ) -> list[FeedState]:
     """Lease up to ``limit`` due feeds not fetched since ``since`` to ``owner``.
 
     With ``everything`` the schedule is ignored: every active feed not fetched since ``since``.
+    Feeds in ``exclude`` (given back earlier in the round) are left for the next round.
 
     The conditional UPDATE is atomic on both databases; PostgreSQL's SKIP LOCKED lets several
     workers claim side by side without waiting on each other's rows.
     """
     free = or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now)
     due = _due(now, since, everything)
+    if exclude:
+        due = and_(due, feeds.c.id.not_in(list(exclude)))
     candidates = (
         select(feeds.c.id)
         .where(_ACTIVE, free, due)
@@ -110,13 +115,58 @@ def _due(now: datetime, since: datetime, everything: bool) -> Any:
 
 # Built once; the SET clause comes from the keys of the parameters. Building an UPDATE with
 # .values() for every feed took over twice the CPU of executing this one (and every round
-# releases every feed, most of them unchanged).
-_RELEASE = update(feeds).where(feeds.c.id == bindparam("feed_id"))
+# releases every feed, most of them unchanged). Only the lease's holder may write: a process
+# whose lease ran out and was taken by another must not overwrite what that one stores.
+_RELEASE = update(feeds).where(
+    feeds.c.id == bindparam("feed_id"), feeds.c.lease_owner == bindparam("holder")
+)
 
 
-def release(conn: Connection, feed_id: int, values: dict[str, Any]) -> None:
-    """Write a feed's new fetch state and give up its lease, inside the caller's transaction."""
-    conn.execute(_RELEASE, {**values, "lease_owner": None, "lease_until": None, "feed_id": feed_id})
+def release(conn: Connection, feed_id: int, values: dict[str, Any], *, owner: str) -> bool:
+    """Write a feed's new fetch state and give up its lease, inside the caller's transaction.
+
+    False, writing nothing, when ``owner`` no longer holds the lease (another process took it).
+    """
+    free = {"lease_owner": None, "lease_until": None, "feed_id": feed_id, "holder": owner}
+    return bool(conn.execute(_RELEASE, {**values, **free}).rowcount)
+
+
+def give_back(engine: Engine, feed_id: int, owner: str) -> bool:
+    """Drop ``owner``'s lease on a feed without recording a poll; False when it was not held."""
+    with engine.begin() as conn:
+        return release(conn, feed_id, {}, owner=owner)
+
+
+@dataclass(frozen=True)
+class Leases:
+    """Due feeds another process holds a lease on: how many, whose, and until when at the latest."""
+
+    count: int = 0
+    owners: tuple[str, ...] = ()  # the holder of the most first
+    until: datetime | None = None
+
+
+def leased_elsewhere(
+    engine: Engine, owner: str, now: datetime, *, since: datetime, everything: bool = False
+) -> Leases:
+    """The feeds a round of ``owner`` would poll now but that other processes hold leases on."""
+    held = and_(feeds.c.lease_until >= now, feeds.c.lease_owner != owner)
+    count = func.count().label("n")
+    query = (
+        select(feeds.c.lease_owner, count, func.max(feeds.c.lease_until).label("until"))
+        .where(_ACTIVE, held, _due(now, since, everything))
+        .group_by(feeds.c.lease_owner)
+        .order_by(count.desc(), feeds.c.lease_owner)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    if not rows:
+        return Leases()
+    return Leases(
+        count=sum(row.n for row in rows),
+        owners=tuple(row.lease_owner for row in rows),
+        until=max(row.until for row in rows),
+    )
 
 
 def get(engine: Engine, url: str) -> FeedState | None:

@@ -153,4 +153,6 @@ workers = Table(
     Column("started_at", UTCDateTime, nullable=False),
     Column("last_round_at", UTCDateTime),
     Column("last_round", JSON),
+    Column("last_error", Text),  # why the last failed round failed
+    Column("last_failed_at", UTCDateTime),
 )

@@ -1,4 +1,4 @@
-"""Worker heartbeats: each worker records its last poll round, for health checks."""
+"""Worker heartbeats: each worker records its last poll round, and its last failed one, for health checks."""
 
 from __future__ import annotations
 
@@ -15,30 +15,41 @@ from ingest.store.schema import workers
 
 def beat(engine: Engine, name: str, started: datetime, last_round: dict[str, Any]) -> None:
     """Record that worker ``name`` finished a poll round now."""
-    now = datetime.now(UTC)
     summary = {k: v for k, v in last_round.items() if k != "errors"}
     kept = "the round itself is stored; `broadsheet health` reads the older heartbeat"
-    with failures("recording the worker's heartbeat", kept), engine.begin() as conn:
-        changed = conn.execute(
-            update(workers)
-            .where(workers.c.name == name)
-            .values(last_round_at=now, last_round=summary)
-        ).rowcount
-        if not changed:
+    values = {"last_round_at": datetime.now(UTC), "last_round": summary}
+    with failures("recording the worker's heartbeat", kept):
+        _record(engine, name, started, values)
+
+
+def failed(engine: Engine, name: str, started: datetime, error: str) -> None:
+    """Record that worker ``name``'s poll round failed now, and why."""
+    kept = "`broadsheet health` reads the older state"
+    values = {"last_failed_at": datetime.now(UTC), "last_error": error}
+    with failures("recording that the worker's poll round failed", kept):
+        _record(engine, name, started, values)
+
+
+def _record(engine: Engine, name: str, started: datetime, values: dict[str, Any]) -> None:
+    with engine.begin() as conn:
+        changed = conn.execute(update(workers).where(workers.c.name == name).values(values))
+        if not changed.rowcount:
             conn.execute(
                 workers.insert().values(
                     name=name,
                     host=socket.gethostname(),
                     pid=os.getpid(),
                     started_at=started,
-                    last_round_at=now,
-                    last_round=summary,
+                    **values,
                 )
             )
 
 
 def latest(engine: Engine) -> list[dict[str, Any]]:
-    """Every worker's last heartbeat, newest first."""
+    """Every worker's last heartbeat and last failure, newest heartbeat first."""
     query = select(workers).order_by(workers.c.last_round_at.desc())
-    with engine.connect() as conn:
+    with (
+        failures("reading the workers' heartbeats", "nothing was changed"),
+        engine.connect() as conn,
+    ):
         return [dict(row._mapping) for row in conn.execute(query)]
