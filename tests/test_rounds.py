@@ -150,7 +150,7 @@ def test_a_poller_whose_lease_was_taken_over_drops_its_write(
     release = threading.Event()
     url = feed_server.route("/held.rss", held(NEWSWIRE, release))
     stored_feeds.sync(engine, [FeedSpec(url)], datetime.now(UTC))
-    settings = PollSettings(workers=1, lease=300.0)
+    settings = PollSettings(workers=1, lease=300.0, allow_private=True)
     thread, box = in_thread(lambda: poll(engine, settings, owner="first", everything=True))
     try:
         wait_for(lambda: feed_server.hits("/held.rss") == 1, "the first poller's request")
@@ -181,7 +181,9 @@ def test_a_feed_not_fetched_in_time_for_its_lease_is_given_back_unwritten(
     waiting = feed_server.route("/waiting.rss", body=NEWSWIRE)  # the same host: never gets it
     other = feed_server.url("/fixtures/harbor-times.atom", host="localhost")  # another host
     stored_feeds.sync(engine, [FeedSpec(u) for u in (stuck, waiting, other)], datetime.now(UTC))
-    settings = PollSettings(workers=1, per_host=1, lease=8.0, timeout=60.0, read_timeout=60.0)
+    settings = PollSettings(
+        workers=1, per_host=1, lease=8.0, timeout=60.0, read_timeout=60.0, allow_private=True
+    )
     try:
         report = poll(engine, settings, owner="me", everything=True)
     finally:
@@ -245,7 +247,7 @@ def test_rows_a_database_refuses_are_that_feed_s_error_and_the_round_goes_on(
     nul = feed_server.route("/nul.rss", body=one_item("a &#0; b"))  # PostgreSQL text holds no NUL
     good = feed_server.url("/fixtures/newswire.rss")
     stored_feeds.sync(engine, [FeedSpec(nul), FeedSpec(good)], datetime.now(UTC))
-    report = poll(engine, PollSettings(workers=1), owner="me")
+    report = poll(engine, PollSettings(workers=1, allow_private=True), owner="me")
     assert report.fetched + report.failed == 2 and report.new_entries >= 3
     assert feed_row(engine, good).last_success_at is not None
     row = feed_row(engine, nul)
