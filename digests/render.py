@@ -21,8 +21,9 @@ a client dropping it still shows plain, readable stories.
 
 Size. Gmail clips a message whose HTML passes about 102 KB. The HTML part is kept within
 ``BUDGET``: when the whole digest does not fit, the first stories in reading order are shown in
-full within ``FULL_SHARE`` of it, the next ones as headlines with links, and the rest are
-counted ("N more stories"). The text and Markdown parts show the same stories (``fit``).
+full within ``FULL_SHARE`` of it (more when every other story then fits as a headline), the
+next ones as headlines with links, and the rest are counted ("N more stories"). The text and
+Markdown parts show the same stories (``fit``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 WIDTH = 72
 BUDGET = 90_000  # bytes of the HTML part, under Gmail's clipping at about 102 KB
 FULL_SHARE = 0.8  # of the budget for stories in full, once some must be headlines
+_HEADLINE_BYTES = 100  # at least, with its link: more headlines than BUDGET / 100 cannot fit
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 _CRON_DAYS = {
@@ -96,21 +98,27 @@ def _fitted(digest: Digest, settings: DigestSettings) -> tuple[Digest, str]:
 
     def size(full: int, brief: int) -> int:
         if (full, brief) not in pages:
-            pages[full, brief] = _html(shorten(digest, full, brief), settings)
+            pages[full, brief] = html_of(shorten(digest, full, brief), settings)
         return len(pages[full, brief].encode("utf-8"))
 
     count = sum(len(group.stories) for group in digest.groups)
     full, brief = _largest(lambda n: size(n, 0) <= BUDGET, count), 0
     if full < count:
         full = _largest(lambda n: size(n, 0) <= BUDGET * FULL_SHARE, full)
-        brief = _largest(lambda n: size(full, n) <= BUDGET, count - full)
+        rest = count - full
+        if rest * _HEADLINE_BYTES <= BUDGET and size(full, rest) <= BUDGET:
+            # every story is listed: give the room left to stories in full
+            more = _largest(lambda n: size(full + n, rest - n) <= BUDGET, rest)
+            full, brief = full + more, rest - more
+        else:
+            brief = _largest(lambda n: size(full, n) <= BUDGET, rest)
     size(full, brief)
     return shorten(digest, full, brief), pages[full, brief]
 
 
 def _largest(fits: Callable[[int], bool], upper: int) -> int:
     """The largest n in 0..upper that ``fits``, which holds up to some n and not past it."""
-    low, probe = 0, min(16, upper)
+    low, probe = 0, min(64, upper)
     while fits(probe):  # doubling first: a huge digest is never rendered whole
         if probe == upper:
             return upper
@@ -122,8 +130,8 @@ def _largest(fits: Callable[[int], bool], upper: int) -> int:
     return low
 
 
-def _html(digest: Digest, settings: DigestSettings) -> str:
-    """digest.html rendered, its <style> blocks inlined but for those marked to keep."""
+def html_of(digest: Digest, settings: DigestSettings) -> str:
+    """The whole digest as HTML, CSS inlined but for <style> blocks marked to keep; no budget."""
     html = _render("digest.html", digest, settings)
     inlined = [match[1] for match in _INLINED_STYLE.finditer(html)]
     try:

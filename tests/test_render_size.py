@@ -14,9 +14,9 @@ import pytest
 from bs4 import BeautifulSoup
 from test_render import golden_digest, make_entry
 
-from digests.digest import Digest
+from digests.digest import Digest, shorten
 from digests.models import DigestEntry
-from digests.render import BUDGET, fit, render_html, render_markdown, render_text
+from digests.render import BUDGET, fit, html_of, render_html, render_markdown, render_text
 from digests.settings import DigestSettings
 
 DEFAULTS = DigestSettings()  # excerpts of up to 300 characters
@@ -70,7 +70,10 @@ def test_a_120_story_digest_keeps_every_story_within_the_budget() -> None:
     assert len(html.encode()) <= BUDGET
     shown = fit(digest, DEFAULTS)
     assert not shown.unlisted and len(shown.items) + len(shown.brief) == 120
-    assert len(shown.items) >= 60  # most stories in full
+    # the room left goes to stories in full: one more would not fit
+    assert len(shown.items) >= 100
+    one_more = shorten(digest, len(shown.items) + 1, len(shown.brief) - 1)
+    assert len(html_of(one_more, DEFAULTS).encode()) > BUDGET
     soup = BeautifulSoup(html, "html.parser")
     assert len(soup.select("div.item")) == len(shown.items)
     assert len(soup.select("p.brief")) == len(shown.brief)
