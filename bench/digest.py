@@ -1,10 +1,14 @@
 """Time per entry of selecting, clustering and grouping, and rendering digests of growing size.
 
-    .venv/bin/python bench/digest.py [--sizes 100,1000,10000] [--repeat 3]
+    .venv/bin/python bench/digest.py [--sizes 100,1000,10000] [--repeat 3] [--stories 120,1000]
 
 Entries are generated: stories with their own words and shared topic words, a quarter of them
 carried by two or three of 60 feeds under six tags. Every entry is let through the limits so
 each phase sees all of them. Near-linear growth shows as a flat time per entry.
+
+Then the size of the HTML part for digests of ``--stories`` stories with the default settings:
+the whole digest in full, and what is sent within the budget (stories in full, as headlines,
+counted).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the packages, no
 from digests.cluster import cluster
 from digests.digest import Digest, group
 from digests.models import DigestEntry, Window
-from digests.render import render_html, render_markdown, render_text
+from digests.render import BUDGET, _fitted, fit, html_of, render_html, render_markdown, render_text
 from digests.select import Selection, select
 from digests.settings import DigestSettings, Subscriber
 
@@ -127,6 +131,7 @@ def measure(count: int, repeat: int) -> tuple[float, float, float, int, int]:
     t_render, _ = best(
         repeat,
         lambda: (
+            _fitted.cache_clear(),  # time the fitting to the budget too, on every run
             render_html(digest, settings),
             render_text(digest, settings),
             render_markdown(digest, settings),
@@ -140,11 +145,32 @@ def _cluster_and_group(selection: Selection, subscriber: Subscriber) -> tuple[tu
     return group(clustering.items, subscriber, selection.trimmed), clustering.candidates
 
 
+def sizes(stories: int) -> tuple[int, int, int, int, int]:
+    """Bytes of the whole HTML and of the HTML sent; stories in full, as headlines, counted."""
+    data = entries(stories * 2)
+    subscriber = Subscriber(
+        email="bench@example.org",
+        schedule="daily 07:00",
+        cron="0 7 * * *",
+        timezone="Europe/Berlin",
+        max_per_feed=len(data),
+        max_items=len(data),
+    )
+    window, settings = Window(START, START + timedelta(days=1)), DigestSettings()
+    clustering = cluster(select(data, subscriber, window).entries)
+    digest = Digest("Bench", subscriber, window, group(clustering.items[:stories], subscriber), ())
+    sent, shown = render_html(digest, settings), fit(digest, settings)
+    whole = len(html_of(digest, settings).encode())
+    counts = len(shown.items), len(shown.brief), len(shown.unlisted)
+    return whole, len(sent.encode()), *counts
+
+
 def main() -> None:
-    """Print a table of microseconds per entry for each phase and size."""
+    """Print a table of microseconds per entry for each phase and size, then the HTML sizes."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--stories", default="120,1000")
     args = parser.parse_args()
     print(
         f"{'entries':>8} {'select':>10} {'cluster+group':>14} {'render':>10} "
@@ -156,6 +182,16 @@ def main() -> None:
         print(
             f"{count:>8} {t_select * per:>10.1f} {t_group * per:>14.1f} {t_render * per:>10.1f} "
             f"{items:>7} {candidates:>11}"
+        )
+    print(
+        f"\n{'stories':>8} {'whole KB':>9} {'sent KB':>8} {'full':>5} {'headlines':>10} "
+        f"{'counted':>8}   (HTML part; budget {BUDGET / 1000:.0f} KB)"
+    )
+    for count in (int(size) for size in args.stories.split(",")):
+        whole, sent, full, brief, counted = sizes(count)
+        print(
+            f"{count:>8} {whole / 1000:>9.1f} {sent / 1000:>8.1f} {full:>5} {brief:>10} "
+            f"{counted:>8}"
         )
 
 

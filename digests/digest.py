@@ -10,13 +10,17 @@ Grouping. A digest is divided by tag, each tag by feed:
 * inside a group, feeds come alphabetically by title (then URL), and a feed's items newest
   first by published time (ties: first seen, feed URL, entry id);
 * an item clustered from several feeds sits with its lead entry's feed.
+
+Shortening. ``shorten`` keeps the first stories in reading order in full, shows the next ones as
+headlines (a section's ``brief``) and leaves the rest out (``Digest.unlisted``), counted; the
+renderer uses it to keep an e-mail within its size budget.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from digests.cluster import Item, cluster
 from digests.models import DigestEntry, Window
@@ -32,8 +36,9 @@ class Section:
 
     feed_url: str
     feed_title: str
-    items: tuple[Item, ...]
+    items: tuple[Item, ...]  # shown in full
     more: int = 0
+    brief: tuple[Item, ...] = ()  # shown as headlines, after ``items``
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,11 @@ class Group:
         """Every item of the group, in order."""
         return tuple(item for section in self.sections for item in section.items)
 
+    @property
+    def stories(self) -> tuple[Item, ...]:
+        """Every item of the group, in full or as a headline, in order."""
+        return tuple(i for section in self.sections for i in (*section.items, *section.brief))
+
 
 @dataclass(frozen=True)
 class Digest:
@@ -60,21 +70,34 @@ class Digest:
     trimmed: tuple[Trimmed, ...]  # every feed the limits trimmed, by feed title
     followed_feeds: tuple[str, ...] = ()  # subscriber.feeds as feed titles where known
     unsubscribe: str = ""  # an e-mail address
+    unlisted: tuple[Item, ...] = ()  # stories left out to keep the e-mail small, counted
 
     @property
     def items(self) -> tuple[Item, ...]:
-        """Every item, in reading order."""
+        """Every item shown in full, in reading order."""
         return tuple(item for group in self.groups for item in group.items)
 
     @property
+    def brief(self) -> tuple[Item, ...]:
+        """Every item shown as a headline only, in reading order."""
+        return tuple(
+            i for group in self.groups for section in group.sections for i in section.brief
+        )
+
+    @property
+    def stories(self) -> tuple[Item, ...]:
+        """Every story of the digest: in full, as a headline, then left out."""
+        return (*(i for group in self.groups for i in group.stories), *self.unlisted)
+
+    @property
     def story_count(self) -> int:
-        """The number of stories shown (an item carried by several feeds counts once)."""
-        return len(self.items)
+        """The number of stories (an item carried by several feeds counts once)."""
+        return len(self.stories)
 
     @property
     def feed_count(self) -> int:
-        """The number of feeds whose entries are shown, "also in" links included."""
-        return len({e.feed_url for item in self.items for e in (item.entry, *item.also)})
+        """The number of feeds whose entries are in the digest, "also in" links included."""
+        return len({e.feed_url for item in self.stories for e in (item.entry, *item.also)})
 
     @property
     def elsewhere(self) -> tuple[Trimmed, ...]:
@@ -148,3 +171,22 @@ def _sections(feeds: dict[str, list[Item]], more: dict[str, int]) -> tuple[Secti
     ]
     sections.sort(key=lambda s: (s.feed_title.casefold(), s.feed_url))
     return tuple(sections)
+
+
+def shorten(digest: Digest, full: int, brief: int) -> Digest:
+    """The digest with its first ``full`` stories in full, the next ``brief`` as headlines only."""
+    stories = [i for group in digest.groups for i in group.stories]
+    ranks = {id(item): n for n, item in enumerate(stories)}
+    groups = []
+    for old in digest.groups:
+        sections = []
+        for section in old.sections:
+            mine = (*section.items, *section.brief)
+            kept = tuple(i for i in mine if ranks[id(i)] < full)
+            headlines = tuple(i for i in mine if full <= ranks[id(i)] < full + brief)
+            if kept or headlines:
+                sections.append(replace(section, items=kept, brief=headlines))
+        if sections:
+            groups.append(replace(old, sections=tuple(sections)))
+    unlisted = (*stories[full + brief :], *digest.unlisted)
+    return replace(digest, groups=tuple(groups), unlisted=tuple(unlisted))

@@ -12,19 +12,28 @@ markup (tables, embeds, headings) no say over the digest's layout. Stored HTML w
 ingest; a custom template may still show it through the ``stored_html`` filter, the one place
 where text is marked safe.
 
-The CSS in the HTML template's first <style> block is inlined into style attributes when
-rendering (some mail clients drop <style> blocks); the rules inlining cannot express, the
-dark-mode and narrow-screen media queries, stay in the head in a second block marked
-``data-css-inline="keep"``.
+The CSS in the HTML template's <style> blocks is inlined into style attributes when
+rendering (some mail clients drop <style> blocks): what the page needs to hold together (widths,
+wrapping, image sizes, colours of the frame). What every story repeats (its type and colours)
+stays in the head in a block marked ``data-css-inline="keep"`` (not inlined), with the dark-mode and
+narrow-screen media queries: inlined, it would cost more bytes than the stories themselves, and
+a client dropping it still shows plain, readable stories.
+
+Size. Gmail clips a message whose HTML passes about 102 KB. The HTML part is kept within
+``BUDGET``: when the whole digest does not fit, the first stories in reading order are shown in
+full within ``FULL_SHARE`` of it (more when every other story then fits as a headline), the
+next ones as headlines with links, and the rest are counted ("N more stories"). The text and
+Markdown parts show the same stories (``fit``).
 """
 
 from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,13 +43,16 @@ import css_inline
 import jinja2
 from markupsafe import Markup
 
-from digests.digest import Digest
+from digests.digest import Digest, shorten
 from digests.settings import DigestSettings, Subscriber
 from ingest.errors import DeliveryError
 from ingest.sanitize import excerpt as cut_excerpt
 
 TEMPLATES = Path(__file__).parent / "templates"
 WIDTH = 72
+BUDGET = 90_000  # bytes of the HTML part, under Gmail's clipping at about 102 KB
+FULL_SHARE = 0.8  # of the budget for stories in full, once some must be headlines
+_HEADLINE_BYTES = 100  # at least, with its link: more headlines than BUDGET / 100 cannot fit
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 _CRON_DAYS = {
@@ -51,6 +63,7 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _MARKDOWN_INLINE = re.compile(r"[\\`*_\[\]<>|]|&(?=#?\w+;)")
 _MARKDOWN_BLOCK = re.compile(r"^(?:([#+-])|(\d+)([.)]))")
 _URL_ESCAPES = str.maketrans({" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E"})
+_INLINED_STYLE = re.compile(r'<style(?![^>]*data-css-inline="keep")[^>]*>(.*?)</style>\n?', re.S)
 _NBSP = "\u00a0"
 _SPACES = re.compile(r"[ \t\n\r\f\v]+")  # not the no-break space
 
@@ -60,23 +73,77 @@ class RenderError(DeliveryError):
 
 
 def render_html(digest: Digest, settings: DigestSettings) -> str:
-    """The digest as a complete HTML e-mail body with its CSS inlined."""
-    html = _render("digest.html", digest, settings)
-    try:
-        inliner = css_inline.CSSInliner(load_remote_stylesheets=False)
-        return inliner.inline(html)
-    except css_inline.InlineError as exc:
-        raise RenderError(f"cannot inline the CSS of digest.html: {exc}") from exc
+    """The digest as a complete HTML e-mail body with its CSS inlined, within ``BUDGET``."""
+    return _fitted(digest, settings)[1]
 
 
 def render_text(digest: Digest, settings: DigestSettings) -> str:
     """The digest as plain text wrapped at 72 columns, links numbered and listed at the end."""
-    return _render("digest.txt", digest, settings, refs=References())
+    return _render("digest.txt", fit(digest, settings), settings, refs=References())
 
 
 def render_markdown(digest: Digest, settings: DigestSettings) -> str:
-    """The digest as a Markdown document."""
-    return _render("digest.md", digest, settings)
+    """The digest as a Markdown document, with the same stories as the e-mail."""
+    return _render("digest.md", fit(digest, settings), settings)
+
+
+def fit(digest: Digest, settings: DigestSettings) -> Digest:
+    """The digest as the e-mail shows it: stories past the size budget as headlines or counted."""
+    return _fitted(digest, settings)[0]
+
+
+@lru_cache(maxsize=4)
+def _fitted(digest: Digest, settings: DigestSettings) -> tuple[Digest, str]:
+    pages: dict[tuple[int, int], str] = {}
+
+    def size(full: int, brief: int) -> int:
+        if (full, brief) not in pages:
+            pages[full, brief] = html_of(shorten(digest, full, brief), settings)
+        return len(pages[full, brief].encode("utf-8"))
+
+    count = sum(len(group.stories) for group in digest.groups)
+    full, brief = _largest(lambda n: size(n, 0) <= BUDGET, count), 0
+    if full < count:
+        full = _largest(lambda n: size(n, 0) <= BUDGET * FULL_SHARE, full)
+        rest = count - full
+        if rest * _HEADLINE_BYTES <= BUDGET and size(full, rest) <= BUDGET:
+            # every story is listed: give the room left to stories in full
+            more = _largest(lambda n: size(full + n, rest - n) <= BUDGET, rest)
+            full, brief = full + more, rest - more
+        else:
+            brief = _largest(lambda n: size(full, n) <= BUDGET, rest)
+    size(full, brief)
+    return shorten(digest, full, brief), pages[full, brief]
+
+
+def _largest(fits: Callable[[int], bool], upper: int) -> int:
+    """The largest n in 0..upper that ``fits``, which holds up to some n and not past it."""
+    low, probe = 0, min(64, upper)
+    while fits(probe):  # doubling first: a huge digest is never rendered whole
+        if probe == upper:
+            return upper
+        low, probe = probe, min(probe * 2, upper)
+    high = probe
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low
+
+
+def html_of(digest: Digest, settings: DigestSettings) -> str:
+    """The whole digest as HTML, CSS inlined but for <style> blocks marked to keep; no budget."""
+    html = _render("digest.html", digest, settings)
+    inlined = [match[1] for match in _INLINED_STYLE.finditer(html)]
+    try:
+        inliner = css_inline.CSSInliner(
+            load_remote_stylesheets=False,
+            inline_style_tags=False,
+            keep_style_tags=True,
+            extra_css="\n".join(inlined) or None,
+        )
+        return inliner.inline(_INLINED_STYLE.sub("", html))
+    except css_inline.InlineError as exc:
+        raise RenderError(f"cannot inline the CSS of digest.html: {exc}") from exc
 
 
 def subject(digest: Digest) -> str:
@@ -109,6 +176,7 @@ def _render(name: str, digest: Digest, settings: DigestSettings, **extra: Any) -
         "counts": counts(digest),
         "reason": reason(digest),
         "zone": digest.subscriber.timezone,
+        "now": digest.window.end,
         "excerpt_length": settings.excerpt_length,
         **extra,
     }
@@ -164,9 +232,11 @@ def stored_html(html: str) -> Markup:
     return Markup(html)
 
 
-def when(moment: datetime, zone: str) -> str:
-    """A moment in ``zone`` the way the digest shows it: "Wed 30 Mar, 19:42 CEST"."""
-    return _stamp(moment.astimezone(ZoneInfo(zone)))
+def when(moment: datetime, zone: str, now: datetime | None = None) -> str:
+    """A moment in ``zone``: "Wed 30 Mar, 19:42 CEST", with the year when not that of ``now``."""
+    local = moment.astimezone(ZoneInfo(zone))
+    years = now is not None and local.year != now.astimezone(ZoneInfo(zone)).year
+    return _stamp(local, year=years)
 
 
 def day(moment: datetime, zone: str) -> str:

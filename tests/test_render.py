@@ -248,15 +248,29 @@ def _handler_attributes(html: str) -> list[str]:
     ]
 
 
-def test_html_style_is_inlined_except_media_queries() -> None:
+def test_html_inlines_what_holds_the_page_and_keeps_story_styles_in_the_head() -> None:
     html = render_html(golden_digest(), SETTINGS)
-    styles = re.findall(r"<style\b[^>]*>(.*?)</style>", html, re.S)
-    assert len(styles) == 1
-    rules = re.sub(r"@media[^{]*\{(?:[^{}]*\{[^}]*\})*\s*\}", "", styles[0])
-    assert not rules.strip(), "only @media rules may stay in <style>"
-    assert "prefers-color-scheme: dark" in styles[0]
+    styles = re.findall(r"<style\b([^>]*)>(.*?)</style>", html, re.S)
+    assert [attributes for attributes, _ in styles] == [' data-css-inline="keep"']
+    kept = styles[0][1]
+    assert "prefers-color-scheme: dark" in kept and ".title {" in kept
     assert '<meta name="color-scheme" content="light dark">' in html
-    assert 'class="title" style="' in html
+    sheet = re.search(r'<table class="sheet"[^>]*>', html)[0]  # type: ignore[index]
+    for rule in ("max-width: 640px", "table-layout: fixed", "overflow-wrap: anywhere"):
+        assert rule in sheet
+    assert "word-break: break-word" in sheet
+    assert '<h2 class="title" dir="auto">' in html  # one class per story, no repeated styles
+
+
+def test_titles_excerpts_and_feed_names_take_their_own_direction() -> None:
+    arabic = ("https://akhbar.example/rss", "أخبار المدينة", ("world",))
+    entry = make_entry(
+        9, arabic, "افتتاح الميناء الجديد", "2022-03-30 11:00", excerpt="قال مسؤولون إن الميناء"
+    )
+    html = render_html(golden_digest([entry], feeds=()), SETTINGS)
+    assert '<h2 class="title" dir="auto">افتتاح الميناء الجديد</h2>' in html
+    assert '<p class="excerpt" dir="auto">قال مسؤولون إن الميناء</p>' in html
+    assert '<b dir="auto">أخبار المدينة</b>' in html
 
 
 def test_html_images_have_alt_and_bounded_width() -> None:
@@ -400,6 +414,28 @@ def test_subscribers_east_and_west_of_utc_see_their_own_date() -> None:
     los_angeles = golden_digest(timezone="America/Los_Angeles")
     assert subject(los_angeles) == "The Broadsheet — Wed 30 Mar 2022"
     assert period(los_angeles) == "Tue 29 Mar, 22:00 – Wed 30 Mar, 22:00 PDT"
+
+
+def test_dates_of_other_years_show_the_year() -> None:
+    now = utc("2022-03-31 05:00")
+    assert when(utc("2021-12-30 15:00"), "Europe/Berlin", now) == "Thu 30 Dec 2021, 16:00 CET"
+    assert when(utc("2022-03-30 15:00"), "Europe/Berlin", now) == "Wed 30 Mar, 17:00 CEST"
+    assert when(utc("2023-01-02 09:00"), "Europe/Berlin", now) == "Mon 2 Jan 2023, 10:00 CET"
+    # the year is the subscriber's: New Year in Berlin, still the old year in New York
+    new_year = utc("2021-12-31 23:30")
+    assert when(new_year, "Europe/Berlin", now) == "Sat 1 Jan, 00:30 CET"
+    assert when(new_year, "America/New_York", now) == "Fri 31 Dec 2021, 18:30 EST"
+
+
+def test_stories_from_last_year_show_the_year_in_every_format() -> None:
+    old = make_entry(
+        20, HARBOR, "Year in review: the harbour", "2021-12-30 15:00", excerpt="Looking back."
+    )
+    digest = golden_digest([*golden_entries(), old])
+    for render in (render_html, render_text, render_markdown):
+        rendered = render(digest, SETTINGS)
+        assert "Thu 30 Dec 2021, 16:00 CET" in rendered, render.__name__
+        assert "Wed 30 Mar, 19:20 CEST" in rendered  # this year's stories: no year
 
 
 def test_period_names_years_when_they_differ() -> None:
