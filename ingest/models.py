@@ -70,7 +70,8 @@ class Enclosure:
 
     url: str
     type: str | None = None
-    length: int | None = None
+    length: int | None = None  # bytes
+    duration: float | None = None  # seconds
 
 
 @dataclass(frozen=True)
