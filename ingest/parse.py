@@ -30,6 +30,7 @@ import feedparser
 from feedparser.encodings import convert_to_utf8
 from feedparser.sanitizer import replace_doctype
 
+from .decide import declared_interval
 from .errors import ParseError
 from .jsonfeed import looks_like_json, parse_json_feed
 from .models import ParsedFeed
@@ -191,7 +192,15 @@ def _to_parsed(
         warning="; ".join(warnings) or None,
         duplicates=duplicates,
         kind=version,
+        min_interval=_asked_interval(feed),
     )
+
+
+def _asked_interval(feed: Mapping[str, Any]) -> float | None:
+    """Seconds the feed asks between polls (RSS ``<ttl>``, ``sy:updatePeriod``/``Frequency``)."""
+    fields = (feed.get(key) for key in ("ttl", "sy_updateperiod", "sy_updatefrequency"))
+    ttl, period, frequency = (value if isinstance(value, str) else None for value in fields)
+    return declared_interval(ttl, period, frequency)
 
 
 def describe_bozo(exc: BaseException, added_lines: int = 0) -> str:
