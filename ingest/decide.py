@@ -6,7 +6,10 @@ Nothing here does I/O or reads the clock: ``now`` is passed in. The policy:
   cleared. The next poll is ``now + max(interval, min_interval)``, where ``interval`` is the
   feed's own (else ``poll.interval``) and ``min_interval`` is how long the server said its answer
   stays fresh (Cache-Control max-age, else Expires), capped at ``poll.max_cache_interval`` (a day
-  by default), so a server asking for a year does not silence a feed for weeks.
+  by default), so a server asking for a year does not silence a feed for weeks. The feed's own
+  word is a minimum too, under the same cap: RSS 2.0 ``<ttl>`` (minutes) and the RSS 1.0
+  syndication module's ``sy:updatePeriod`` / ``sy:updateFrequency`` ("hourly", 2: every half
+  hour). It is read from each parsed document and kept for the polls that parse nothing (304).
 - **Failure**: the failure count goes up by one and the message is kept for the admin. The wait
   doubles with each failure in a row, starting from the feed's interval (at least a minute):
   interval, 2x, 4x, ... up to ``poll.max_backoff`` (a day by default). Jitter then shortens it
@@ -18,8 +21,8 @@ Nothing here does I/O or reads the clock: ``now`` is passed in. The policy:
 The jitter is a number in [0, 1) derived from the feed's id and its failure count, so the same
 inputs always give the same decision; tests may pass their own.
 
-Also here, because they too are the server's word on when to come back: ``retry_after`` and
-``cache_lifetime`` read those headers into seconds.
+Also here, because they too are the publisher's word on when to come back: ``retry_after`` and
+``cache_lifetime`` read those headers into seconds, ``declared_interval`` a feed's own fields.
 """
 
 from __future__ import annotations
@@ -32,10 +35,17 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from ingest.errors import FeedError, FeedGone, FetchError
-from ingest.models import FeedState, Fetched, PollSettings
+from ingest.models import FeedState, Fetched, ParsedFeed, PollSettings
 
 FIRST_RETRY = 60.0  # seconds: the shortest wait after a failure
 JITTER = 0.2  # a failed feed's wait is shortened by up to this fraction
+UPDATE_PERIODS = {  # sy:updatePeriod, in seconds (a month and a year rounded; the cap is lower)
+    "hourly": 3600.0,
+    "daily": 86400.0,
+    "weekly": 7 * 86400.0,
+    "monthly": 30 * 86400.0,
+    "yearly": 365 * 86400.0,
+}
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,7 @@ class Decision:
     consecutive_failures: int = 0
     last_error: str | None = None  # None after a success: the error is cleared
     disable: bool = False  # the server said 410 Gone
+    declared_interval: float | None = None  # the feed's own minimum interval, to keep
 
     @property
     def disabled_reason(self) -> str | None:
@@ -59,13 +70,20 @@ def interval_of(feed: FeedState, settings: PollSettings) -> float:
 
 
 def after_success(
-    feed: FeedState, fetched: Fetched, now: datetime, settings: PollSettings
+    feed: FeedState,
+    fetched: Fetched,
+    now: datetime,
+    settings: PollSettings,
+    parsed: ParsedFeed | None = None,
 ) -> Decision:
-    """A body or a 304 arrived: reset the failures and wait the interval (or what the server asked)."""
+    """A body or a 304 arrived: reset the failures and wait the interval, or what the server or
+    the feed asked for (capped); ``parsed`` is None when nothing was parsed (304, same body)."""
+    declared = parsed.min_interval if parsed is not None else feed.declared_interval
     wait = interval_of(feed, settings)
-    if fetched.min_interval is not None:
-        wait = max(wait, min(fetched.min_interval, settings.max_cache_interval))
-    return Decision(next_poll=_utc(now) + timedelta(seconds=wait))
+    for asked in (fetched.min_interval, declared):
+        if asked is not None:
+            wait = max(wait, min(asked, settings.max_cache_interval))
+    return Decision(next_poll=_utc(now) + timedelta(seconds=wait), declared_interval=declared)
 
 
 def after_failure(
@@ -139,6 +157,32 @@ def cache_lifetime(headers: Mapping[str, str], now: datetime, cap: float) -> flo
     with contextlib.suppress(ValueError):
         lifetime -= float(headers.get("age") or 0)
     return min(lifetime, cap) if lifetime > 0 else None
+
+
+def declared_interval(
+    ttl: str | None, update_period: str | None, update_frequency: str | None
+) -> float | None:
+    """Seconds a feed asks between polls: its ``<ttl>`` (minutes) or its ``sy:updatePeriod``
+    divided by ``sy:updateFrequency`` (a day and 1 when left out), whichever is longer."""
+    asked = []
+    minutes = _positive(ttl)
+    if minutes is not None:
+        asked.append(minutes * 60.0)
+    if update_period is not None or update_frequency is not None:
+        period = UPDATE_PERIODS.get((update_period or "daily").strip().lower())
+        frequency = _positive(update_frequency) if update_frequency is not None else 1.0
+        if period is not None and frequency is not None:
+            asked.append(period / frequency)
+    return max(asked, default=None)
+
+
+def _positive(value: str | None) -> float | None:
+    """A positive, finite number written as text, else None."""
+    try:
+        number = float((value or "").strip())
+    except ValueError:
+        return None
+    return number if 0 < number < 1e12 else None
 
 
 def _http_date(value: str) -> datetime | None:

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from itertools import accumulate
 from typing import Any
 
 from .errors import ParseError
 from .models import Enclosure, Entry, ParsedFeed
-from .normalize import FeedContext, RawEntry, build_entry, dedupe, parse_length, plain_title
+from .normalize import (
+    FeedContext,
+    RawEntry,
+    build_entry,
+    dedupe,
+    parse_duration,
+    parse_length,
+    person_name,
+    plain_title,
+)
 from .urls import canonical_link
 
 KINDS = {"https://jsonfeed.org/version/1": "json10", "https://jsonfeed.org/version/1.1": "json11"}
@@ -21,6 +32,7 @@ MAX_DEPTH = 64  # arrays and objects inside one another; a JSON Feed needs five 
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.S)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _STEPS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")  # +1 / -1, shifted by one
+_LEAP_SECOND = re.compile(r"([T ]\d\d:\d\d:)60")  # 23:59:60 is valid RFC 3339; Python refuses it
 
 
 def looks_like_json(content: bytes, content_type: str) -> bool:
@@ -39,17 +51,19 @@ def parse_json_feed(content: bytes, url: str, now: datetime) -> ParsedFeed:
         )
     kind = KINDS.get(str(document.get("version", "")), "json")
     ctx = FeedContext(url=url, now=now, authors=_authors(document))
-    entries = [_entry(item, ctx) for item in items[:MAX_ITEMS] if isinstance(item, Mapping)]
-    kept, duplicates = dedupe(entries)
-    warning = None
+    objects = [item for item in items[:MAX_ITEMS] if isinstance(item, Mapping)]
+    kept, duplicates = dedupe(_entry(item, ctx) for item in objects)
+    warnings = []
+    if skipped := min(len(items), MAX_ITEMS) - len(objects):
+        warnings.append(f"{skipped} of the feed's items are not JSON objects and were skipped")
     if len(items) > MAX_ITEMS:
-        warning = f"the feed lists {len(items)} items; only the first {MAX_ITEMS} were read"
+        warnings.append(f"the feed lists {len(items)} items; only the first {MAX_ITEMS} were read")
     title = plain_title(_str(document.get("title")) or "", False)
     return ParsedFeed(
         title=title or None,
         link=canonical_link(_str(document.get("home_page_url")), url),
         entries=kept,
-        warning=warning,
+        warning="; ".join(warnings) or None,
         duplicates=duplicates,
         kind=kind,
     )
@@ -88,10 +102,9 @@ def _load(content: bytes) -> dict[str, Any]:
 
 def _entry(item: Mapping[str, Any], ctx: FeedContext) -> Entry:
     """One JSON Feed item -> ``Entry``."""
-    content_html = _str(item.get("content_html"))
-    item_id = item.get("id")
+    content_html = (_str(item.get("content_html")) or "").strip()
     raw = RawEntry(
-        guid=str(item_id) if isinstance(item_id, str | int) and item_id != "" else None,
+        guid=item_id(item.get("id")),
         link=_str(item.get("url")) or _str(item.get("external_url")),
         title=_str(item.get("title")) or "",
         authors=_authors(item),
@@ -100,7 +113,7 @@ def _entry(item: Mapping[str, Any], ctx: FeedContext) -> Entry:
         summary=_str(item.get("summary")) or "",
         summary_is_html=False,
         content=content_html or _str(item.get("content_text")) or "",
-        content_is_html=content_html is not None,
+        content_is_html=bool(content_html),
         images=_images(item),
         tags=tuple(t for t in _list(item.get("tags")) if isinstance(t, str)),
         enclosures=tuple(_attachment(a) for a in _list(item.get("attachments"))),
@@ -108,12 +121,33 @@ def _entry(item: Mapping[str, Any], ctx: FeedContext) -> Entry:
     return build_entry(raw, ctx)
 
 
+def item_id(value: object) -> str | None:
+    """An item's ``id`` as a string: the spec has readers coerce numbers (and other types)."""
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    if isinstance(value, int | float):  # bool too: json.dumps gives true, 5, 1.5, 1e+20
+        return json.dumps(value)
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
 def _authors(obj: Mapping[str, Any]) -> tuple[str, ...]:
-    """Names from ``authors`` (1.1) or ``author`` (1.0)."""
-    people = _list(obj.get("authors")) or [obj.get("author")]
-    return tuple(
-        p["name"] for p in people if isinstance(p, Mapping) and isinstance(p.get("name"), str)
-    )
+    """Names from ``authors`` (1.1), else ``author`` (1.0); a person without a name by url."""
+    for people in (_list(obj.get("authors")), [obj.get("author")]):
+        names = tuple(name for name in map(_person, people) if name)
+        if names:
+            return names
+    return ()
+
+
+def _person(value: object) -> str | None:
+    """A JSON Feed author object (or a bare string) as the name a reader is shown."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, Mapping):
+        return None
+    return person_name(_str(value.get("name")), url=_str(value.get("url")))
 
 
 def _images(item: Mapping[str, Any]) -> tuple[str, ...]:
@@ -134,17 +168,24 @@ def _attachment(value: object) -> Enclosure:
         url=_str(value.get("url")) or "",
         type=mime or None,
         length=parse_length(value.get("size_in_bytes")),
+        duration=parse_duration(value.get("duration_in_seconds")),
     )
 
 
 def _date(value: object) -> datetime | None:
-    """An RFC 3339 date; None when missing or unreadable."""
+    """An RFC 3339 date (also an RFC 822 one, or a leap second); None when unreadable."""
     if not isinstance(value, str) or not value.strip():
         return None
+    text = _LEAP_SECOND.sub(r"\g<1>59", value.strip().upper())
     try:
-        return datetime.fromisoformat(value.strip().upper())
+        return datetime.fromisoformat(text)
     except ValueError:
+        pass
+    try:  # a mistake some publishers make: the RSS date format in a JSON Feed
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
         return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _list(value: object) -> list[Any]:

@@ -70,7 +70,8 @@ class Enclosure:
 
     url: str
     type: str | None = None
-    length: int | None = None
+    length: int | None = None  # bytes
+    duration: float | None = None  # seconds
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class ParsedFeed:
     warning: str | None = None  # feedparser's bozo message when entries were still found
     duplicates: int = 0  # entries dropped because their identity repeated inside the feed
     kind: str = ""  # "rss20", "atom10", "json11", ...
+    min_interval: float | None = None  # seconds the feed asks between polls (<ttl>, sy:update*)
 
 
 @dataclass(frozen=True)
@@ -123,3 +125,4 @@ class FeedState:
     consecutive_failures: int = 0
     next_poll: datetime | None = None
     disabled_reason: str | None = None
+    declared_interval: float | None = None  # the feed's own minimum interval, last time it said

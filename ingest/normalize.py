@@ -7,11 +7,13 @@ import dataclasses
 import hashlib
 import html as htmllib
 import json
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from .models import Enclosure, Entry
 from .sanitize import clean_text, excerpt, first_image, is_beacon, sanitize_html, to_text
@@ -27,6 +29,8 @@ MAX_ID_CHARS = 1024  # longer guids are hashed into the identity
 MAX_NAMES = 50  # authors, tags and enclosures kept per entry
 MAX_NAME_CHARS = 200
 _get = dict.get
+_ADDRESS_THEN_NAME = re.compile(r"<?[^\s@<>()]+@[^\s<>()]+>?\s*\((.*)\)")
+_NAME_THEN_ADDRESS = re.compile(r"(.*?)\s*<([^\s@<>]+@[^\s<>]+)>")
 
 
 @dataclass(frozen=True)
@@ -222,16 +226,59 @@ def _enclosures(values: Sequence[Enclosure], base: str) -> tuple[Enclosure, ...]
     for enclosure in values[:MAX_NAMES]:
         url = resolve_url(enclosure.url, base)
         if url and all(url != e.url for e in kept):
-            kept.append(Enclosure(url=url, type=enclosure.type, length=enclosure.length))
+            kept.append(dataclasses.replace(enclosure, url=url))
     return tuple(kept)
 
 
-def _fp_authors(entry: dict[str, Any]) -> tuple[str, ...]:
-    people = _dicts(entry, "authors")
-    names = [_text(_get(a, "name")) or _text(_get(a, "email")) or "" for a in people]
+def fp_people(container: dict[str, Any]) -> tuple[str, ...]:
+    """Names of the people feedparser found on an entry, a source or a feed (name, email, uri)."""
+    people = _dicts(container, "authors")
+    raw = _text(_get(container, "author")) or ""
+    if len(people) == 1 and _cut_short(_text(_get(people[0], "email")), raw):
+        return (_rss_person(raw),)
+    names = [
+        person_name(_text(_get(p, "name")), _text(_get(p, "email")), _text(_get(p, "href"))) or ""
+        for p in people
+    ]
     if not any(names):
-        names = [_text(_get(entry, "author")) or ""]
-    return tuple(names)
+        names = [_text(_get(container, "author")) or ""]
+    return tuple(n for n in names if n.strip())
+
+
+def _cut_short(email: str | None, raw: str) -> bool:
+    """True when feedparser read only part of an address (it takes top-level domains of 2-4
+    letters, so "joe@news.example (Joe)" gives "joe@news.exam" and the name "ple (Joe")."""
+    if not email or "@" not in raw:
+        return False
+    at = raw.find(email)
+    return at >= 0 and raw[at + len(email) : at + len(email) + 1].isalnum()
+
+
+def _rss_person(raw: str) -> str:
+    """The name in an RSS ``<author>``: "joe@x.example (Joe)", "Joe <joe@x.example>" or the address."""
+    text = " ".join(raw.split())
+    if match := _ADDRESS_THEN_NAME.fullmatch(text):
+        return match.group(1).strip() or text
+    if match := _NAME_THEN_ADDRESS.fullmatch(text):
+        return match.group(1).strip(' "') or match.group(2)
+    return text.strip("<>")
+
+
+def _fp_authors(entry: dict[str, Any]) -> tuple[str, ...]:
+    """The entry's own authors, else those of its Atom ``<source>`` (RFC 4287 4.2.11)."""
+    source = _get(entry, "source")
+    return fp_people(entry) or (fp_people(source) if isinstance(source, dict) else ())
+
+
+def person_name(name: str | None, email: str | None = None, url: str | None = None) -> str | None:
+    """How a person is shown: the name, else the e-mail address, else the web address."""
+    for value in (name, email):
+        if value and value.strip():
+            return value.strip()
+    url = (url or "").strip()
+    if url[:7].lower() == "mailto:":
+        url = unquote(url[7:].partition("?")[0]).strip()
+    return url or None
 
 
 def _fp_images(entry: dict[str, Any], enclosures: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -258,13 +305,31 @@ def _fp_enclosure(value: dict[str, Any]) -> Enclosure:
 
 
 def parse_length(value: object) -> int | None:
-    """A byte count from a feed attribute: a non-negative integer, else None."""
+    """A byte count from a feed: a non-negative number (or numeric text), whole; else None."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value if value >= 0 else None
-    text = _text(value)
-    if text and text.strip().isdigit() and len(text.strip()) < 19:
-        return int(text.strip())
-    return None
+        return value if 0 <= value < 10**18 else None
+    number = _number(value)
+    return round(number) if number is not None else None
+
+
+def parse_duration(value: object) -> float | None:
+    """A duration in seconds from a feed: a non-negative number (or numeric text), else None."""
+    return _number(value)
+
+
+def _number(value: object) -> float | None:
+    """A finite, non-negative number below 10**18 given as a JSON number or as text."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value or len(value) > 40:
+            return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return number if 0 <= number < 1e18 else None  # NaN fails both comparisons
 
 
 def _pick_content(contents: Sequence[dict[str, Any]]) -> dict[str, Any]:

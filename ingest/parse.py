@@ -30,10 +30,18 @@ import feedparser
 from feedparser.encodings import convert_to_utf8
 from feedparser.sanitizer import replace_doctype
 
+from .decide import declared_interval
 from .errors import ParseError
 from .jsonfeed import looks_like_json, parse_json_feed
 from .models import ParsedFeed
-from .normalize import FeedContext, dedupe, entry_from_feedparser, is_html_type, plain_title
+from .normalize import (
+    FeedContext,
+    dedupe,
+    entry_from_feedparser,
+    fp_people,
+    is_html_type,
+    plain_title,
+)
 from .urls import canonical_link
 
 MAX_ENTRIES = 1000  # entries normalised per document; the rest are reported in the warning
@@ -180,7 +188,7 @@ def _to_parsed(
             raise _html_page(content_type, url)
         raise ParseError(f"not a feed: {problem or 'no RSS, Atom or RDF element found'}")
     feed = result.get("feed") or {}
-    authors = _feed_authors(feed) if version.startswith("atom") else ()
+    authors = fp_people(feed) if version.startswith("atom") else ()
     ctx = FeedContext(url=url, now=now, authors=authors)
     entries, duplicates = dedupe(entry_from_feedparser(e, ctx) for e in raw_entries[:MAX_ENTRIES])
     warnings = [problem] if problem else []
@@ -196,7 +204,15 @@ def _to_parsed(
         warning="; ".join(warnings) or None,
         duplicates=duplicates,
         kind=version,
+        min_interval=_asked_interval(feed),
     )
+
+
+def _asked_interval(feed: Mapping[str, Any]) -> float | None:
+    """Seconds the feed asks between polls (RSS ``<ttl>``, ``sy:updatePeriod``/``Frequency``)."""
+    fields = (feed.get(key) for key in ("ttl", "sy_updateperiod", "sy_updatefrequency"))
+    ttl, period, frequency = (value if isinstance(value, str) else None for value in fields)
+    return declared_interval(ttl, period, frequency)
 
 
 def describe_bozo(exc: BaseException, added_lines: int = 0) -> str:
@@ -345,10 +361,3 @@ def _expanded_sizes(declared: Mapping[str, str]) -> dict[str, int]:
     for name in declared:
         size(name, frozenset())
     return sizes
-
-
-def _feed_authors(feed: Mapping[str, Any]) -> tuple[str, ...]:
-    people = feed.get("authors") or []
-    return tuple(
-        p["name"] for p in people if isinstance(p, Mapping) and isinstance(p.get("name"), str)
-    )

@@ -234,9 +234,12 @@ class _Round:
             else:
                 self._lost(feed)
 
-    def _success_values(self, feed: FeedState, fetched: Fetched, now: datetime) -> dict[str, Any]:
-        decision = decide.after_success(feed, fetched, now, self.settings)
+    def _success_values(
+        self, feed: FeedState, fetched: Fetched, now: datetime, parsed: ParsedFeed | None = None
+    ) -> dict[str, Any]:
+        decision = decide.after_success(feed, fetched, now, self.settings, parsed)
         return {
+            "declared_interval": decision.declared_interval,
             "last_fetch_at": now,
             "last_success_at": now,
             "last_error": None,
@@ -249,7 +252,7 @@ class _Round:
     def _record_success(
         self, feed: FeedState, fetched: Fetched, parsed: ParsedFeed, now: datetime
     ) -> None:
-        values = self._success_values(feed, fetched, now) | {
+        values = self._success_values(feed, fetched, now, parsed) | {
             "body_hash": fetched.validators.body_hash,
             "warning": parsed.warning,
             "duplicates": parsed.duplicates,

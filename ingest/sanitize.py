@@ -2,7 +2,8 @@
 
 nh3 (the Rust ammonia sanitizer) parses like a browser and keeps only the tags and attributes
 below, so nothing active survives: no script, style, frames, plugins, forms, SVG/MathML, event
-handlers, style attributes or non-http(s)/mailto URLs. Its normalised output is then read by one
+handlers, style attributes or non-http(s)/mailto URLs. Video, audio and embedded players are first
+turned into images and links by ``ingest.media`` (a poster, a thumbnail, "Watch on YouTube"). Its normalised output is then read by one
 regular expression pass over ``<a>``/``<img>`` tags (cheaper than an nh3 attribute callback, which
 runs for every attribute) to make relative URLs absolute and to drop tracking pixels.
 
@@ -30,6 +31,8 @@ import re
 from urllib.parse import urljoin, urlsplit
 
 import nh3
+
+from .media import MEDIA_START, replace_media
 
 ALLOWED_TAGS = frozenset(
     {"p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "li"}
@@ -84,6 +87,17 @@ _CLEANER = nh3.Cleaner(
     link_rel=LINK_REL,
     strip_comments=True,
 )
+# A first pass keeping media elements, well formed, for ``replace_media`` to turn into links.
+_MEDIA_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS) | {"video", "audio", "source", "iframe", "embed"},
+    clean_content_tags=set(DROPPED_WITH_CONTENT) - {"iframe", "embed"},
+    attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()}
+    | {"img": set(ALLOWED_ATTRIBUTES["img"] | set(LAZY_SOURCES))}
+    | {"video": {"src", "poster"}, "audio": {"src"}, "source": {"src"}}
+    | {"iframe": {"src", "title"}, "embed": {"src"}},
+    url_schemes=set(URL_SCHEMES),
+    strip_comments=True,
+)
 _TEXT_CLEANER = nh3.Cleaner(tags=set(), clean_content_tags=set(DROPPED_WITH_CONTENT))
 # nh3 serialises every attribute as name="value" with '"' and '>' escaped, and escapes '<' in
 # text, so these patterns only ever see whole, real tags of its output. Only images (pixels) and
@@ -122,6 +136,8 @@ def sanitize_html(html: str, base: str | None = None) -> str:
         lazy = False
     if html.count("<") > CHEAP_TAGS and _too_deep(html):
         return htmllib.escape(" ".join(htmllib.unescape(_TAG_TOKEN.sub(" ", html)).split()))
+    if MEDIA_START.search(html):
+        html = replace_media(_MEDIA_CLEANER.clean(html), base)
     cleaned = _CLEANER.clean(html)
     if _NEEDS_PASS.search(cleaned):
         origin = _ORIGIN.match(base) if base else None

@@ -222,6 +222,7 @@ def health(engine: Engine) -> list[dict[str, Any]]:
             "last_error_at": row.last_error_at,
             "consecutive_failures": row.consecutive_failures,
             "next_poll": row.next_poll_at,
+            "declared_interval": row.declared_interval,
             "warning": row.warning,
             "duplicates": row.duplicates,
         }
@@ -245,4 +246,5 @@ def _state(row: Any) -> FeedState:
         consecutive_failures=row.consecutive_failures,
         next_poll=row.next_poll_at,
         disabled_reason=row.disabled_reason,
+        declared_interval=row.declared_interval,
     )

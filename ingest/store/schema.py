@@ -57,6 +57,7 @@ feeds = Table(
     Column("site_url", Text),
     Column("tags", JSON, nullable=False, default=list),
     Column("interval", Float),
+    Column("declared_interval", Float),  # seconds the feed itself asks between polls
     Column("enabled", Boolean, nullable=False, default=True),
     Column("in_config", Boolean, nullable=False, default=True),
     Column("disabled_reason", Text),
