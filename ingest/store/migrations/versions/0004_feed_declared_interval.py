@@ -1,14 +1,14 @@
 """feeds.declared_interval: the minimum interval a feed declares (<ttl>, sy:updatePeriod)
 
-Revision ID: 0003_declared_interval
-Revises: 0002_seals
+Revision ID: 0004_declared_interval
+Revises: 0003_worker_errors
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_declared_interval"
-down_revision = "0002_seals"
+revision = "0004_declared_interval"
+down_revision = "0003_worker_errors"
 branch_labels = None
 depends_on = None
 
