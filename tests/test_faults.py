@@ -190,7 +190,7 @@ def digest_config(tmp_path: Path, people: dict[str, list[str]], host: str, port:
         [],
         subscribers,
         storage={"url": f"sqlite:///{tmp_path / 'store.db'}"},
-        smtp={"host": host, "port": port, "security": "none", "timeout": "2s"},
+        smtp={"host": host, "port": port, "security": "none", "timeout": "1s"},
         digests={"output_dir": "out", "send_empty": True},
     )
 
@@ -211,7 +211,7 @@ def test_smtp_replies_are_recorded_per_subscriber_and_the_others_are_delivered(
     people = {f"{name}@example.org": ["email"] for name in refused}
     people |= {"ann@example.org": ["email"], "bob@example.org": ["email", "markdown"]}
     config = digest_config(tmp_path, people, "127.0.0.1", coded_smtp.port)
-    code, out, err = cli(config, "digest", "--json")
+    _, out, err = cli(config, "digest", "--json")
     report = json.loads(out)
     assert (report["sent"], report["failed"]) == (2, len(refused)), out + err
     rows = ledger(config)
@@ -254,7 +254,7 @@ def test_an_unreachable_smtp_server_is_named_and_markdown_still_arrives(
             "silent": ("127.0.0.1", quiet),
         }[fault]
         config = digest_config(tmp_path, people, host, port)
-        code, out, err = cli(config, "digest", "--json")
+        _, out, err = cli(config, "digest", "--json")
     report = json.loads(out)
     assert (report["written"], report["failed"]) == (1, 1), out + err
     rows = ledger(config)
@@ -367,4 +367,4 @@ def test_a_silent_smtp_server_gets_the_timeout_advice(tmp_path: Path) -> None:
     with silent_server() as port:
         config = digest_config(tmp_path, {"ann@example.org": ["email"]}, "127.0.0.1", port)
         cli(config, "digest", "--json")
-    assert "did not answer within 2 s" in ledger(config)["ann@example.org"].last_error
+    assert "did not answer within 1 s" in ledger(config)["ann@example.org"].last_error

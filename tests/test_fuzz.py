@@ -188,7 +188,9 @@ def assert_sane(entry: Entry) -> None:
     for url in (entry.link, entry.image, *(e.url for e in entry.enclosures)):
         assert url is None or url.startswith(("http://", "https://")), url
     for when in (entry.published, entry.updated):
-        assert when is None or (when.tzinfo is not None and when.year >= 1995 and when <= NOW.replace(year=NOW.year + 1))
+        assert when is None or (
+            when.tzinfo is not None and when.year >= 1995 and when <= NOW.replace(year=NOW.year + 1)
+        )
 
 
 # Store round-trip
@@ -218,7 +220,9 @@ def check_round_trip(engine: Engine, parsed: ParsedFeed) -> None:
         )
     with engine.begin() as conn:
         assert stored_entries.upsert(conn, feed.id, parsed.entries, NOW) == (0, 0)
-        rows = {r.identity: r for r in conn.execute(select(entries).where(entries.c.feed_id == feed.id))}
+        rows = {
+            r.identity: r for r in conn.execute(select(entries).where(entries.c.feed_id == feed.id))
+        }
     assert len(rows) == len(parsed.entries)
     for entry in parsed.entries:
         row = rows[entry.identity]
@@ -404,7 +408,8 @@ def keep_found(kind: str, data: bytes, extra: dict[str, Any] | None = None) -> P
 
 def regression_files(prefix: str) -> list[Path]:
     """The kept inputs of one kind."""
-    return sorted(p for p in REGRESSIONS.glob(f"{prefix}-*") if p.suffix != ".json")
+    kept = [p for p in REGRESSIONS.glob(f"{prefix}-*") if p.suffix != ".json"]
+    return sorted(kept) + sorted(REGRESSIONS.glob(f"found-{prefix}.bin"))  # found, not yet named
 
 
 def headers_of(path: Path) -> dict[str, str]:
