@@ -425,9 +425,9 @@ def test_kept_feed_inputs_parse_or_raise_parse_error(path: Path, store: Engine) 
         check_round_trip(store, parsed)
 
 
-@pytest.mark.parametrize("path", regression_files("sanitize"), ids=lambda p: p.name)
-def test_kept_html_inputs_sanitize_inert_and_idempotent(path: Path) -> None:
-    check_sanitize(path.read_text(encoding="utf-8", errors="surrogatepass"), BASE)
+def test_kept_html_inputs_sanitize_inert_and_idempotent() -> None:
+    for path in regression_files("sanitize"):  # none has failed yet
+        check_sanitize(path.read_text(encoding="utf-8", errors="surrogatepass"), BASE)
 
 
 # The properties
