@@ -75,23 +75,32 @@ _HTML_START = re.compile(
 _LABELS = ("NonXMLContentType", "CharacterEncodingOverride")  # problems of headers, not XML
 _HTML_DOCTYPE = re.compile(rb"<!doctype\s+html", re.IGNORECASE)
 _ENTITY_REF = re.compile(r"&([^\s&;#<>\"']+);")
+# Numeric character references long enough to be out of range or surrogates (U+D800 and above).
+_LONG_CHARREF = re.compile(rb"&#(?:[xX]0*([0-9a-fA-F]{4,})|0*([0-9]{5,}));")
 _UNSAFE_START = (b"\xff\xfe", b"\xfe\xff", b"\x4c\x6f\xa7\x94")  # UTF-16/32 BOMs, EBCDIC '<?xm'
 
 
 def parse_feed(content: bytes, headers: Mapping[str, str], url: str, now: datetime) -> ParsedFeed:
-    """Parse a fetched feed body; ParseError when it is not a feed we can read."""
+    """Parse a fetched feed body; ParseError when it is not a feed we can read.
+
+    ParseError is the only exception that leaves (but for MemoryError): feedparser and the
+    standard library's parsers raise on inputs nobody tested (a character reference past
+    U+10FFFF, ...), and one feed's bytes must never end a poll round or a parser process.
+    """
     try:
         return _parse(content, headers, url, now)
-    except ParseError:
+    except (ParseError, MemoryError):
         raise
-    except Exception as exc:  # feedparser and the normalisers raise many types on hostile input
+    except Exception as exc:
         raise ParseError(
             f"could not read this feed: the parser failed with {type(exc).__name__}: "
-            f"{str(exc)[:200] or 'no detail'}; it is retried with backoff"
+            f"{str(exc)[:200] or 'no detail'}; the document is malformed in a way the parser "
+            "does not survive (ask the publisher to validate it); it is retried with backoff"
         ) from exc
 
 
 def _parse(content: bytes, headers: Mapping[str, str], url: str, now: datetime) -> ParsedFeed:
+    """parse_feed without its boundary."""
     lowered = {key.lower(): value for key, value in headers.items()}
     content_type = lowered.get("content-type", "")
     if not content.strip():
@@ -106,6 +115,7 @@ def _parse(content: bytes, headers: Mapping[str, str], url: str, now: datetime) 
     lowered.pop("content-location", None)
     lowered = _xml_media_type(lowered)
     check_entities(content, lowered)
+    content = replace_bad_charrefs(content)
     result = feedparser.parse(
         io.BytesIO(content),
         response_headers=lowered,
@@ -113,6 +123,28 @@ def _parse(content: bytes, headers: Mapping[str, str], url: str, now: datetime) 
         resolve_relative_uris=False,
     )
     return _to_parsed(result, url, now, content, content_type)
+
+
+def replace_bad_charrefs(content: bytes) -> bytes:
+    """Character references to no character (past U+10FFFF, surrogates) as U+FFFD.
+
+    expat refuses them and feedparser's lenient parser then raises on them, losing the whole
+    feed; a browser shows U+FFFD instead, and so does the entry.
+    """
+    if b"&#" not in content:
+        return content
+    return _LONG_CHARREF.sub(_charref_or_replacement, content)
+
+
+def _charref_or_replacement(match: re.Match[bytes]) -> bytes:
+    hexadecimal, decimal = match.group(1), match.group(2)
+    digits = hexadecimal or decimal
+    if len(digits) > 8:  # leading zeros are stripped by the pattern: surely out of range
+        return b"&#xFFFD;"
+    value = int(digits, 16 if hexadecimal else 10)
+    if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
+        return b"&#xFFFD;"
+    return match.group(0)
 
 
 class _BufferedExpatParser(ExpatParser):

@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 from server import FeedServer
+from suites import LONG_ENV, long_run
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--long``: the long versions of the fuzz, crash, fault and soak suites."""
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="run the long versions of the standing suites (also BROADSHEET_LONG=1)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Read --long before the suites' modules are imported (their sizes are set at import)."""
+    if config.getoption("--long"):
+        os.environ[LONG_ENV] = "1"
+    config.addinivalue_line("markers", "long: runs only with --long (or BROADSHEET_LONG=1)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests marked ``long`` unless the long run was asked for."""
+    if long_run():
+        return
+    skip = pytest.mark.skip(reason="a long suite: run with --long or BROADSHEET_LONG=1")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -449,3 +449,18 @@ def test_json_detected_by_leading_brace_and_xml_by_its_markup() -> None:
 def test_broken_json_raises_parse_error(body: bytes, message: str) -> None:
     with pytest.raises(ParseError, match=message):
         parse(body, "application/feed+json")
+
+
+@pytest.mark.parametrize(
+    "ref", ["&#x110000;", "&#xD800;", "&#56320;", "&#99999999999999999999;", "&#x00FFFFFFFF;"]
+)
+def test_a_reference_to_no_character_reads_as_a_replacement_character(ref: str) -> None:
+    parsed = parse(rss(f"<item><title>a {ref} b</title><guid>1</guid></item>"))
+    assert [e.title for e in parsed.entries] == ["a \ufffd b"]
+
+
+def test_whatever_the_parser_raises_leaves_parse_feed_as_a_parse_error() -> None:
+    # In UTF-16 the reference hides from the byte-level repair, and feedparser raises on it.
+    body = rss("<item><title>a &#x110000; b</title></item>").decode().replace("utf-8", "utf-16")
+    with pytest.raises(ParseError, match=r"^the feed could not be read \(ValueError: "):
+        parse(body.encode("utf-16"))
