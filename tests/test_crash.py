@@ -60,12 +60,6 @@ FEEDS = 10
 ITEMS = 3  # new items per feed and revision
 BACKENDS = ["sqlite", "postgresql"] if long_run() else ["sqlite"]
 STORY = re.compile(r"Story \d+\.\d+\.\d+")
-LEFTOVER_REASON = (
-    "the parser processes of a killed `broadsheet poll`/`worker` outlive it (they must die "
-    "with their parent); fixed beside the parsing pool"
-)
-
-
 def feed_body(n: int, revision: int) -> bytes:
     """Feed ``n`` at ``revision``: the items of every revision so far, newest first."""
     items = "".join(
@@ -290,7 +284,6 @@ def test_a_killed_worker_loses_and_repeats_nothing(harness: Harness) -> None:
     assert harness.kills, "no trial killed the command: the delays are too long"
 
 
-@pytest.mark.xfail(strict=False, reason=LEFTOVER_REASON)
 @LONG_TIMEOUT
 def test_no_process_outlives_a_killed_command(harness: Harness) -> None:
     for trial in range(size(1, 10)):

@@ -24,6 +24,7 @@ import itertools
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -243,9 +244,7 @@ def given_values(entry: Entry) -> dict[str, Any]:
         "excerpt": entry.excerpt,
         "image": entry.image,
         "tags": list(entry.tags),
-        "enclosures": [
-            {"url": e.url, "type": e.type, "length": e.length} for e in entry.enclosures
-        ],
+        "enclosures": [asdict(e) for e in entry.enclosures],
         "content_hash": entry.content_hash,
     }
 
