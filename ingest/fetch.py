@@ -114,7 +114,7 @@ class Fetcher:
                     if deadline is None:  # the whole-fetch clock starts once a slot is ours
                         deadline = asyncio.get_running_loop().time() + self.settings.timeout
                     async with asyncio.timeout_at(deadline):
-                        return await self._request(transport, url, validators), deadline
+                        return await self._request_twice(transport, url, validators), deadline
                 finally:
                     pools.give_back(key)
         except TimeoutError as exc:
@@ -126,6 +126,21 @@ class Fetcher:
             message = describe_error(exc, url, self.settings)
             unresolved = any(isinstance(cause, socket.gaierror) for cause in _causes(exc))
             raise (HostNotFound if unresolved else FetchError)(message) from exc
+
+    async def _request_twice(
+        self, transport: httpx.AsyncBaseTransport, url: httpx.URL, validators: Validators
+    ) -> _Answer:
+        """A GET, sent once more on a fresh connection when the kept-alive one proves broken.
+
+        A server that sent more body than its Content-Length said, or closed a kept-alive
+        connection just as it was reused, leaves bytes or nothing where the next response should
+        be: that failure belongs to the previous feed, so a GET (idempotent) gets one more try.
+        The broken connection is closed by then, so the second try opens a new one.
+        """
+        try:
+            return await self._request(transport, url, validators)
+        except httpx.RemoteProtocolError:
+            return await self._request(transport, url, validators)
 
     async def _request(
         self, transport: httpx.AsyncBaseTransport, url: httpx.URL, validators: Validators

@@ -331,12 +331,6 @@ def test_a_truncated_database_file_is_named(tmp_path: Path, feed_server: FeedSer
     assert "store" in said and ("malformed" in said or "I/O error" in said), said
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fetch.py reuses a keep-alive connection after a response whose Content-Length was "
-    "shorter than the body sent: the next feed on that host reads the leftover bytes as its "
-    "status line ('illegal status line') and fails for another feed's fault",
-)
 def test_a_content_length_shorter_than_the_body_harms_no_other_feed(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
