@@ -174,6 +174,7 @@ def health(engine: Engine) -> list[dict[str, Any]]:
             "next_poll": row.next_poll_at,
             "warning": row.warning,
             "duplicates": row.duplicates,
+            "replaced": row.replaced,
         }
         for row in rows
     ]
