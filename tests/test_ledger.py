@@ -32,7 +32,7 @@ from ingest.models import Entry
 from ingest.store import deliveries, schema
 from ingest.store import entries as stored_entries
 from ingest.store import feeds as stored_feeds
-from ingest.store.database import _alembic_config, create, open_store, upgrade
+from ingest.store.database import _alembic_config, open_store, upgrade
 
 
 def text_of(message: Any) -> str:
@@ -231,12 +231,12 @@ def test_an_older_store_keeps_its_windows_after_the_upgrade(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    engine = create(url)
-    with engine.connect() as conn:  # a store as the first schema left it
-        command.upgrade(_alembic_config(conn), "0001")
-        conn.commit()
+    engine = open_store(url)
     store_entries(engine, DUE - timedelta(hours=30), (0, "old", "Already sent"))
     store_entries(engine, DUE - timedelta(hours=2), (1, "new", "Not sent yet"))
+    with engine.connect() as conn:  # the store as the first schema left it
+        command.downgrade(_alembic_config(conn), "0001")
+        conn.commit()
     with engine.begin() as conn:
         conn.execute(
             schema.deliveries.insert().values(

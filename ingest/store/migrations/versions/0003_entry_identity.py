@@ -13,20 +13,20 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE on both databases (SQLite 3.35+ drops columns): a batch copy of feeds on
+# SQLite would drop the old table, and with foreign keys on that deletes every entry.
+
+
 def upgrade() -> None:
     # Every entry stored so far got its identity under rule 1 (a guid-less entry by its link
     # alone). The first poll that meets such an entry again finds it by that old identity and
     # moves it to the new one, so nothing is stored twice and nothing is lost.
-    with op.batch_alter_table("entries", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("identity_rule", sa.Integer(), nullable=False, server_default="1")
-        )
-    with op.batch_alter_table("feeds", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("replaced", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column(
+        "entries", sa.Column("identity_rule", sa.Integer(), nullable=False, server_default="1")
+    )
+    op.add_column("feeds", sa.Column("replaced", sa.Integer(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("feeds", schema=None) as batch_op:
-        batch_op.drop_column("replaced")
-    with op.batch_alter_table("entries", schema=None) as batch_op:
-        batch_op.drop_column("identity_rule")
+    op.drop_column("feeds", "replaced")
+    op.drop_column("entries", "identity_rule")
