@@ -54,7 +54,7 @@ def feeds(
 
 
 def _problem(row: dict[str, Any]) -> str:
-    """The feed's error in red, or a parse warning or skipped duplicates in yellow."""
+    """The feed's error in red, or a parse warning or colliding entries in yellow."""
     if row["disabled_reason"]:
         return f"[red]DISABLED: {_escape(row['disabled_reason'])}[/]"
     if row["last_error"]:
@@ -66,6 +66,11 @@ def _problem(row: dict[str, Any]) -> str:
         notes.append(f"warning: {row['warning']}")
     if row["duplicates"]:
         notes.append(f"{row['duplicates']} entries with a repeated id were skipped")
+    if row["replaced"]:
+        notes.append(
+            f"{row['replaced']} stored entries were overwritten by an entry with the same id "
+            "but another title and link"
+        )
     return f"[yellow]{_escape('; '.join(notes))}[/]" if notes else ""
 
 

@@ -2,7 +2,8 @@
 
 Two entries from different feeds are the same story when
 
-* they have the same canonical link, or
+* they have the same canonical link, its fragment aside (``#comments`` points into the same
+  page; a ``#!`` or ``#/`` route is kept, it names another page), or
 * their titles share at least ``MIN_SHARED_TITLE_WORDS`` informative words and their
   ``similarity`` reaches ``THRESHOLD``.
 
@@ -44,6 +45,7 @@ from dataclasses import dataclass
 
 from digests.models import DigestEntry
 from digests.select import QUOTES, recency
+from ingest.urls import story_link
 
 THRESHOLD = 1 / 3
 MIN_SHARED_TITLE_WORDS = 2
@@ -136,7 +138,7 @@ def same_story(a: DigestEntry, b: DigestEntry) -> bool:
 
 
 def _score(a: DigestEntry, b: DigestEntry, sa: Signature, sb: Signature) -> float | None:
-    if a.link and a.link == b.link:
+    if a.link and b.link and story_link(a.link) == story_link(b.link):
         return 1.0
     if len(sa.title & sb.title) < MIN_SHARED_TITLE_WORDS:
         return None
@@ -170,7 +172,7 @@ def candidate_pairs(
     frequency = Counter(word for sig in signatures for word in sig.title)
     for index, (entry, sig) in enumerate(zip(entries, signatures, strict=True)):
         if entry.link:
-            postings[("link", entry.link)].append(index)
+            postings[("link", story_link(entry.link))].append(index)
         rarest = sorted(sig.title, key=lambda word: (frequency[word], word))
         for word in rarest[: len(rarest) - MIN_SHARED_TITLE_WORDS + 1]:
             if frequency[word] <= MAX_POSTING:

@@ -78,7 +78,7 @@ class Enclosure:
 class Entry:
     """One normalised article, ready to store."""
 
-    identity: str  # stable per feed: guid/id, else canonical link, else a hash of title and content
+    identity: str  # stable per feed: guid/id, else link, title and date, else title and content
     title: str  # plain text
     link: str | None  # canonical: absolute, tracking parameters removed
     guid: str | None = None

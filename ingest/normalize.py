@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from .models import Enclosure, Entry
 from .sanitize import clean_text, excerpt, first_image, is_beacon, sanitize_html, to_text
-from .urls import canonical_link, resolve_url
+from .urls import canonical_link, is_web_url, resolve_url
 
 EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)  # no web feed is older; earlier dates are bogus
 FUTURE_SLACK = timedelta(days=2)  # clocks and time zones drift; beyond this a date is bogus
@@ -47,7 +47,8 @@ class RawEntry:
     """An entry's fields as the format gave them, before cleaning."""
 
     guid: str | None = None
-    link: str | None = None
+    link: str | None = None  # as written (or as xml:base made it); never taken from a guid
+    base: str | None = None  # the xml:base in force on the entry, absolute
     title: str = ""
     title_is_html: bool = False
     authors: tuple[str, ...] = ()
@@ -67,17 +68,20 @@ class RawEntry:
 def build_entry(raw: RawEntry, ctx: FeedContext) -> Entry:
     """Clean, normalise and identify one entry."""
     link = canonical_link(raw.link, ctx.url)
-    base = link or ctx.url  # relative URLs in a body resolve against the article's own address
+    # Relative URLs resolve against xml:base, else the feed's own address (RFC 4287 section 2,
+    # RFC 3986 section 5.1), never against the entry's link: a link blog links elsewhere.
+    base = raw.base or ctx.url
     summary_html = _body_html(raw.summary, raw.summary_is_html, raw.summary_base or base)
     content_html = _body_html(raw.content, raw.content_is_html, raw.content_base or base)
     text = clean_text(summary_html or content_html)
-    title = plain_title(raw.title, raw.title_is_html) or excerpt(text, 80) or UNTITLED
+    given_title = plain_title(raw.title, raw.title_is_html)
+    title = given_title or excerpt(text, 80) or UNTITLED
     updated = sane_date(raw.updated, ctx.now)
     # Atom requires only <updated>; without <published> it is the best date of first publication.
     published = sane_date(raw.published, ctx.now) or updated
     guid = raw.guid.strip() if raw.guid else None
     entry = Entry(
-        identity=_identity(guid, link, title, text),
+        identity=_identity(guid, link, given_title, raw.published or raw.updated, title, text),
         title=title,
         link=link,
         guid=guid or None,
@@ -87,9 +91,9 @@ def build_entry(raw: RawEntry, ctx: FeedContext) -> Entry:
         summary_html=summary_html,
         content_html=content_html,
         excerpt=excerpt(text, EXCERPT_LENGTH),
-        image=_lead_image(raw.images, content_html or summary_html, ctx.url),
+        image=_lead_image(raw.images, content_html or summary_html, base),
         tags=_names(raw.tags, casefold=True),
-        enclosures=_enclosures(raw.enclosures, ctx.url),  # metadata: relative to the document
+        enclosures=_enclosures(raw.enclosures, base),
     )
     return dataclasses.replace(entry, content_hash=content_hash(entry))
 
@@ -110,7 +114,8 @@ def entry_from_feedparser(entry: dict[str, Any], ctx: FeedContext) -> Entry:
     enclosures = [link for link in _dicts(entry, "links") if _get(link, "rel") == "enclosure"]
     raw = RawEntry(
         guid=_text(_get(entry, "id")),
-        link=_text(_get(entry, "link")),
+        link=_fp_link(entry),
+        base=_entry_base(entry, ctx),
         title=_text(_get(title, "value")) or "",
         title_is_html=is_html_type(_get(title, "type")),
         authors=_fp_authors(entry),
@@ -190,12 +195,23 @@ def _body_html(value: str, is_html: bool, base: str) -> str:
     return "".join(f"<p>{p}</p>" for p in paragraphs)
 
 
-def _identity(guid: str | None, link: str | None, title: str, text: str) -> str:
-    """guid, else canonical link, else a hash of title and text: stable across re-polls."""
+def _identity(
+    guid: str | None,
+    link: str | None,
+    given_title: str,
+    dated: datetime | None,
+    title: str,
+    text: str,
+) -> str:
+    """guid; else link, the feed's title and date; else title and text: stable across re-polls.
+
+    Without a guid the link alone is not enough: a changelog links every release to one page,
+    and a comment feed links every comment to one article (the fragment tells them apart).
+    """
     if guid:
         return guid if len(guid) <= MAX_ID_CHARS else "sha256:" + _sha256(guid)
     if link:
-        return link
+        return "sha256:" + _sha256(json.dumps(["link", link, given_title, _iso(dated)]))
     return "sha256:" + _sha256(f"{title}\n{text}")
 
 
@@ -228,6 +244,25 @@ def _enclosures(values: Sequence[Enclosure], base: str) -> tuple[Enclosure, ...]
         if url and all(url != e.url for e in kept):
             kept.append(dataclasses.replace(enclosure, url=url))
     return tuple(kept)
+
+
+def _fp_link(entry: dict[str, Any]) -> str | None:
+    """The entry's link; feedparser's copy of a permalink guid only when it is an http(s) URL."""
+    link = _text(_get(entry, "link"))
+    if link is None or link != _get(entry, "id") or not _get(entry, "guidislink"):
+        return link
+    written = any(
+        _get(e, "href") == link and _get(e, "rel") == "alternate" for e in _dicts(entry, "links")
+    )
+    return link if written or is_web_url(link) else None
+
+
+def _entry_base(entry: dict[str, Any], ctx: FeedContext) -> str | None:
+    """The xml:base in force inside the entry, as feedparser reports it on the entry's texts."""
+    for detail in (_get(entry, "title_detail"), _get(entry, "summary_detail")):
+        if isinstance(detail, dict) and (base := _declared_base(detail, ctx)):
+            return base
+    return None
 
 
 def fp_people(container: dict[str, Any]) -> tuple[str, ...]:

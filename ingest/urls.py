@@ -1,4 +1,9 @@
-"""Canonical links: absolute, lower-cased scheme and host, no default port, fragment or tracking.
+"""Canonical links: absolute, lower-cased scheme and host, no default port and no tracking.
+
+A link's fragment is kept: it tells apart items on one page (``#comment-713578640``) and pages of
+an application addressed by a hashbang (``#!topic/golang-nuts/AbC123``). A fragment shaped like a
+query (``#utm_source=feed&utm_medium=rss``) loses its tracking parameters like the query does.
+``story_link`` drops the fragment (but not a hashbang or ``#/`` route) to group one story.
 
 Tracking parameters removed from links (matched case-insensitively on the parameter name):
 
@@ -62,6 +67,7 @@ TRACKING_PARAMS = frozenset(
 )
 WEB_SCHEMES = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_ROUTES = ("!", "/")  # fragments that address a page of a web application, not a spot on one
 
 
 def is_tracking_param(name: str) -> bool:
@@ -85,8 +91,18 @@ def resolve_url(url: str | None, base: str | None) -> str | None:
     return absolute if scheme in WEB_SCHEMES else None
 
 
+def is_web_url(url: str | None) -> bool:
+    """True for an absolute http(s) URL with a host (not a relative reference, URN or tag)."""
+    text = url.strip() if url else ""
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in WEB_SCHEMES and bool(parts.hostname)
+
+
 def canonical_link(link: str | None, base: str) -> str | None:
-    """Absolute http(s) link without fragment, default port or tracking parameters; else None."""
+    """Absolute http(s) link without default port or tracking parameters; else None."""
     absolute = resolve_url(link, base)
     if absolute is None:
         return None
@@ -105,7 +121,26 @@ def canonical_link(link: str | None, base: str) -> str | None:
     userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
     if userinfo:
         netloc = f"{userinfo}@{netloc}"
-    return urlunsplit((scheme, netloc, parts.path or "/", strip_tracking(parts.query), ""))
+    fragment = _fragment(parts.fragment)
+    return urlunsplit((scheme, netloc, parts.path or "/", strip_tracking(parts.query), fragment))
+
+
+def _fragment(fragment: str) -> str:
+    """The fragment, without tracking parameters when it is shaped like a query string."""
+    if "=" in fragment and not fragment.startswith(_ROUTES):
+        return strip_tracking(fragment)
+    return fragment
+
+
+def without_fragment(link: str) -> str:
+    """``link`` up to its '#'."""
+    return link.partition("#")[0]
+
+
+def story_link(link: str) -> str:
+    """A canonical link as a story's address: the fragment dropped unless it is a route."""
+    address, _, fragment = link.partition("#")
+    return link if fragment.startswith(_ROUTES) else address
 
 
 def strip_tracking(query: str) -> str:

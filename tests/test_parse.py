@@ -88,7 +88,8 @@ def test_golden_legacy_feed_points_reviewed() -> None:
     feed = parse_fixture("no-guids.rss")
     assert feed.title == "Café Bulletin"
     assert feed.entries[0].title == "Café reopens"
-    assert feed.entries[0].identity == "http://bulletin.example/cafe-reopens"
+    assert feed.entries[0].link == "http://bulletin.example/cafe-reopens"
+    assert feed.entries[0].identity.startswith("sha256:")  # no guid: link, title and date
     untitled = feed.entries[2]
     assert untitled.identity.startswith("sha256:")
     assert untitled.link is None
@@ -309,7 +310,7 @@ def test_identity_is_stable_across_reorder_and_tracking_changes() -> None:
     first = parse(rss(linked.format("rss") + unlinked))
     second = parse(rss(unlinked + linked.format("mail&amp;fbclid=1")))
     assert {e.identity for e in first.entries} == {e.identity for e in second.entries}
-    assert "https://site.example/a" in {e.identity for e in first.entries}
+    assert "https://site.example/a" in {e.link for e in first.entries}
 
 
 def test_duplicate_identities_keep_the_first() -> None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.urls import canonical_link, is_tracking_param, resolve_url, strip_tracking
+from ingest.urls import (
+    canonical_link,
+    is_tracking_param,
+    is_web_url,
+    resolve_url,
+    story_link,
+    strip_tracking,
+)
 
 BASE = "https://news.example/feed/"
 
@@ -31,7 +38,22 @@ BASE = "https://news.example/feed/"
         ("HTTPS://News.Example:443/Path/Case", "https://news.example/Path/Case"),
         ("http://news.example:80/a", "http://news.example/a"),
         ("http://news.example:8080/a", "http://news.example:8080/a"),
-        ("https://news.example/a#comments", "https://news.example/a"),
+        ("https://news.example/a#comments", "https://news.example/a#comments"),
+        (
+            "https://blog.example/post/#comment-713578640",
+            "https://blog.example/post/#comment-713578640",
+        ),
+        (
+            "https://groups.example/forum/#!topic/golang-nuts/AbC123",
+            "https://groups.example/forum/#!topic/golang-nuts/AbC123",
+        ),
+        (
+            "https://app.example/#/story/7?utm_source=x",
+            "https://app.example/#/story/7?utm_source=x",
+        ),
+        ("https://news.example/a#utm_source=feed&utm_medium=rss", "https://news.example/a"),
+        ("https://news.example/a#page=2&utm_source=feed", "https://news.example/a#page=2"),
+        ("https://news.example/a#", "https://news.example/a"),
         ("https://news.example", "https://news.example/"),
         ("/2022/03/30/story/", "https://news.example/2022/03/30/story/"),
         ("story", "https://news.example/feed/story"),
@@ -64,7 +86,7 @@ def test_canonical_link_refuses_non_web_links(link: str | None) -> None:
 
 
 def test_canonical_link_is_stable_under_changed_tracking() -> None:
-    first = canonical_link("https://news.example/a?id=1&utm_source=rss#x", BASE)
+    first = canonical_link("https://news.example/a?id=1&utm_source=rss", BASE)
     second = canonical_link("https://news.example/a?utm_campaign=mail&id=1&fbclid=zz", BASE)
     assert first == second == "https://news.example/a?id=1"
 
@@ -85,3 +107,29 @@ def test_resolve_url() -> None:
     assert resolve_url("javascript:x", BASE) is None
     assert resolve_url(None, BASE) is None
     assert resolve_url("a.jpg", None) is None
+
+
+def test_story_link_drops_a_fragment_but_not_a_route() -> None:
+    assert story_link("https://blog.example/post/#comment-1") == "https://blog.example/post/"
+    assert story_link("https://news.example/a") == "https://news.example/a"
+    for route in ("https://groups.example/forum/#!topic/a", "https://app.example/#/story/7"):
+        assert story_link(route) == route
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://news.example/a", True),
+        ("HTTP://news.example/#!x", True),
+        ("12345", False),
+        ("right", False),
+        ("/2024/post", False),
+        ("urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a", False),
+        ("tag:news.example,2024:7", False),
+        ("http:///no-host", False),
+        ("https://[::1/a", False),
+        (None, False),
+    ],
+)
+def test_is_web_url(value: str | None, expected: bool) -> None:
+    assert is_web_url(value) is expected

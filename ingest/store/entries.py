@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, func, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Insert, Row, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ingest.models import Entry
-from ingest.store.schema import entries
+from ingest.store.schema import entries, feeds
+from ingest.urls import without_fragment
+
+IDENTITY_RULE = 2  # the rule ingest.normalize gives identities by (see schema.entries)
+LEGACY_RULE = 1  # before schema 0005: a guid-less entry was known by its link alone
+_CHUNK = 500
 
 
 def upsert(
@@ -20,21 +26,17 @@ def upsert(
     """Store a feed's entries inside the caller's transaction; returns (new, updated) counts.
 
     An entry already stored keeps its first-seen time; its content is replaced only when its
-    content hash changed. A missing published date falls back to first-seen. An entry another
-    transaction inserted meanwhile is skipped, not an error: this feed's transaction goes on.
+    content hash changed. A missing published date falls back to first-seen. A row stored under
+    the old identity rule is found by the entry's legacy identity once and takes the new one.
+    An update that changes both title and link is counted on the feed as a replacement.
+    An entry another transaction inserted meanwhile is skipped, not an error: this feed's
+    transaction goes on.
     """
     if not items:
         return 0, 0
-    known: dict[str, tuple[int, str]] = {}
-    identities = [item.identity for item in items]
-    for start in range(0, len(identities), 500):
-        chunk = identities[start : start + 500]
-        rows = conn.execute(
-            select(entries.c.identity, entries.c.id, entries.c.content_hash).where(
-                entries.c.feed_id == feed_id, entries.c.identity.in_(chunk)
-            )
-        )
-        known.update({row.identity: (row.id, row.content_hash) for row in rows})
+    known = _stored(conn, feed_id, [item.identity for item in items])
+    taken = {row.id for row in known.values()}
+    known |= _adopt(conn, feed_id, [i for i in items if i.identity not in known], taken)
     fresh = [
         _row(item) | {"feed_id": feed_id, "first_seen_at": now, "changed_at": now}
         for item in items
@@ -43,16 +45,25 @@ def upsert(
     for row in fresh:
         row["published_at"] = row["published_at"] or now
     inserted = len(conn.execute(_insert_new(conn), fresh).all()) if fresh else 0
-    updated = 0
+    updated = replaced = 0
     for item in items:
         stored = known.get(item.identity)
-        if stored is None or stored[1] == item.content_hash:
+        if stored is None:
+            continue
+        if stored.content_hash == item.content_hash:
+            if stored.identity_rule != IDENTITY_RULE or stored.identity != item.identity:
+                _set(conn, stored.id, identity=item.identity, identity_rule=IDENTITY_RULE)
             continue
         values = _row(item) | {"changed_at": now}
         if values["published_at"] is None:
             del values["published_at"]
-        conn.execute(update(entries).where(entries.c.id == stored[0]).values(**values))
+        _set(conn, stored.id, **values)
         updated += 1
+        replaced += replaces(stored, item)
+    if replaced:
+        conn.execute(
+            update(feeds).where(feeds.c.id == feed_id).values(replaced=feeds.c.replaced + replaced)
+        )
     return inserted, updated
 
 
@@ -68,6 +79,12 @@ def _insert_new(conn: Connection) -> Insert:
     return sqlite.insert(entries).on_conflict_do_nothing(index_elements=key).returning(entries.c.id)
 
 
+def replaces(stored: Any, item: Entry) -> bool:
+    """True when ``item`` overwrites another article: its title and its link both differ."""
+    links = (stored.link, item.link)
+    return stored.title != item.title and None not in links and links[0] != links[1]
+
+
 def count(engine: Engine, feed_id: int | None = None) -> int:
     """How many entries the store holds (for one feed, or all)."""
     query = select(func.count()).select_from(entries)
@@ -77,9 +94,70 @@ def count(engine: Engine, feed_id: int | None = None) -> int:
         return int(conn.execute(query).scalar_one())
 
 
+def _stored(
+    conn: Connection,
+    feed_id: int,
+    identities: Collection[str],
+    condition: ColumnElement[bool] | None = None,
+) -> dict[str, Row[Any]]:
+    """The feed's stored rows with these identities (and ``condition``), by identity."""
+    columns = [entries.c[name] for name in ("id", "identity", "identity_rule", "content_hash")]
+    columns += [entries.c.title, entries.c.link, entries.c.published_at]
+    ordered = sorted(identities)
+    found: dict[str, Row[Any]] = {}
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start : start + _CHUNK]
+        rows = conn.execute(
+            select(*columns).where(
+                entries.c.feed_id == feed_id,
+                entries.c.identity.in_(chunk),
+                true() if condition is None else condition,
+            )
+        )
+        found.update({row.identity: row for row in rows})
+    return found
+
+
+def _adopt(
+    conn: Connection, feed_id: int, items: Iterable[Entry], taken: set[int]
+) -> dict[str, Row[Any]]:
+    """Rows stored under the old rule that these new-to-the-store entries are, by new identity.
+
+    Under the old rule entries sharing a link shared one row; the entry with that row's title
+    (and date, when several have it) takes the row, the others are new. Nothing else does: a
+    row whose title no entry has keeps the article it holds.
+    """
+    by_legacy: dict[str, list[Entry]] = defaultdict(list)
+    for item in items:
+        if legacy := legacy_identity(item):
+            by_legacy[legacy].append(item)
+    if not by_legacy:
+        return {}
+    rows = _stored(conn, feed_id, by_legacy, entries.c.identity_rule == LEGACY_RULE)
+    adopted: dict[str, Row[Any]] = {}
+    for legacy, row in rows.items():
+        if row.id in taken:
+            continue
+        same = [item for item in by_legacy[legacy] if item.title == row.title]
+        dated = [item for item in same if item.published == row.published_at]
+        if chosen := (dated or same)[:1]:
+            adopted[chosen[0].identity] = row
+    return adopted
+
+
+def legacy_identity(item: Entry) -> str | None:
+    """The identity rule 1 gave ``item``, where it differs: a guid-less entry's bare link."""
+    return without_fragment(item.link) if item.link and not item.guid else None
+
+
+def _set(conn: Connection, row_id: int, **values: Any) -> None:
+    conn.execute(update(entries).where(entries.c.id == row_id).values(**values))
+
+
 def _row(item: Entry) -> dict[str, Any]:
     return {
         "identity": item.identity,
+        "identity_rule": IDENTITY_RULE,
         "guid": item.guid,
         "title": item.title,
         "link": item.link,

@@ -225,6 +225,7 @@ def health(engine: Engine) -> list[dict[str, Any]]:
             "declared_interval": row.declared_interval,
             "warning": row.warning,
             "duplicates": row.duplicates,
+            "replaced": row.replaced,
         }
         for row in rows
     ]

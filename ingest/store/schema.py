@@ -72,6 +72,8 @@ feeds = Table(
     Column("next_poll_at", UTCDateTime),
     Column("warning", Text),
     Column("duplicates", Integer, nullable=False, default=0),
+    # Stored entries overwritten by an entry with their id but another title and link, in all.
+    Column("replaced", Integer, nullable=False, default=0, server_default="0"),
     Column("lease_owner", String(120)),
     Column("lease_until", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
@@ -101,6 +103,9 @@ entries = Table(
     Column("content_hash", String(64), nullable=False),
     # The batch a digest run sealed this entry into (NULL until then); windows span seals.
     Column("seal", Integer),
+    # Which rule gave ``identity``: 1 before schema 0005 (a guid-less entry by its link alone,
+    # the rows a migrated store holds), 2 since (link, title and date; see ingest.normalize).
+    Column("identity_rule", Integer, nullable=False, default=2, server_default="1"),
     UniqueConstraint("feed_id", "identity", name="uq_entries_feed_identity"),
 )
 Index("ix_entries_first_seen", entries.c.first_seen_at)
