@@ -60,6 +60,8 @@ FEEDS = 10
 ITEMS = 3  # new items per feed and revision
 BACKENDS = ["sqlite", "postgresql"] if long_run() else ["sqlite"]
 STORY = re.compile(r"Story \d+\.\d+\.\d+")
+
+
 def feed_body(n: int, revision: int) -> bytes:
     """Feed ``n`` at ``revision``: the items of every revision so far, newest first."""
     items = "".join(

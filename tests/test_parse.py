@@ -463,5 +463,7 @@ def test_a_reference_to_no_character_reads_as_a_replacement_character(ref: str) 
 def test_whatever_the_parser_raises_leaves_parse_feed_as_a_parse_error() -> None:
     # In UTF-16 the reference hides from the byte-level repair, and feedparser raises on it.
     body = rss("<item><title>a &#x110000; b</title></item>").decode().replace("utf-8", "utf-16")
-    with pytest.raises(ParseError, match=r"^could not read this feed: the parser failed with ValueError: "):
+    with pytest.raises(
+        ParseError, match=r"^could not read this feed: the parser failed with ValueError: "
+    ):
         parse(body.encode("utf-16"))
