@@ -146,6 +146,8 @@ def _converse(client: _Client, message: EmailMessage, smtp: SmtpSettings) -> Non
         client.step = "at STARTTLS"
         client.starttls(context=client.context)
         client.discard_pending()  # nothing sent before TLS may be read as if sent after it
+        client.step = "at EHLO"
+        client.ehlo_or_helo_if_needed()  # again: what the server offers may change under TLS
     if smtp.username:
         client.step = "at AUTH"
         client.login(smtp.username, smtp.password)
@@ -176,6 +178,11 @@ def _expect(
         return
     where = f"{smtp.host}:{smtp.port}"
     answer = _reply(code, reply)
+    if code == 530:  # about this session (login or TLS missing), not this message: fixable
+        raise SmtpError(
+            f"SMTP server {where} wants a login or TLS first ({answer}): check [smtp] security "
+            "and username"
+        )
     if step in _REJECTED and 500 <= code < 600:
         what, hint = (text.format(**names) for text in _REJECTED[step])
         raise SmtpRejected(f"SMTP server {where} rejected {what} for good ({answer}): {hint}")

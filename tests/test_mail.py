@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Callable
+import shutil
+import ssl
+import subprocess
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from smtp import ScriptedServer, SmtpServer, converse, trickle
+from aiosmtpd.controller import Controller
+from smtp import ScriptedServer, Sink, SmtpServer, converse, free_port, trickle
 
 from broadsheet import config
 from digests.mail import Letter, SmtpError, SmtpOutcomeUnknown, SmtpRejected, build, send
@@ -258,6 +262,19 @@ async def converse_rest(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
         writer.write(b"221 Bye\r\n" if line.upper().startswith(b"QUIT") else b"250 OK\r\n")
 
 
+def test_a_server_wanting_a_login_or_tls_first_is_a_fixable_setting(
+    smtp_server: SmtpServer,
+) -> None:
+    # 530 refuses the session, not the message: once [smtp] is fixed the same message goes.
+    smtp_server.sink.reject_mail = "530 5.7.0 Must issue a STARTTLS command first"
+    smtp = smtp_settings(smtp_server.port)
+    with pytest.raises(SmtpError) as caught:
+        send(mail(smtp), smtp)
+    assert type(caught.value) is SmtpError
+    assert "530 5.7.0 Must issue a STARTTLS command first" in str(caught.value)
+    assert "check [smtp] security and username" in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("where", "reply"),
     [
@@ -305,3 +322,54 @@ def test_the_password_never_appears_even_when_the_server_echoes_it(
     assert "refused the login for 'ada'" in text and "$BROADSHEET_TEST_SMTP_PASSWORD" in text
     assert "hunter2" not in text and base64.b64encode(b"hunter2-secret").decode() not in text
     assert base64.b64encode(b"\0ada\0hunter2-secret").decode() not in text
+
+
+@pytest.fixture
+def tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ssl.SSLContext]:
+    """A server context with a self-signed certificate for 127.0.0.1 that clients trust."""
+    if not shutil.which("openssl"):
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    yield context
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_a_message_goes_over_tls(tls: ssl.SSLContext, security: str) -> None:
+    sink, port = Sink(), free_port()
+    tls_options: dict[str, Any] = (
+        {"tls_context": tls, "require_starttls": True}
+        if security == "starttls"
+        else {"ssl_context": tls}
+    )
+    controller = Controller(sink, hostname="127.0.0.1", port=port, **tls_options)
+    controller.start()
+    try:
+        smtp = smtp_settings(port, security=security)
+        send(mail(smtp), smtp)
+    finally:
+        controller.stop()
+    (message,) = sink.messages
+    assert message["Message-ID"] == MESSAGE_ID
+
+
+@pytest.mark.timeout(60)
+def test_a_tls_handshake_that_never_ends_keeps_to_the_timeout() -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(60)  # accept the connection, never answer the TLS hello
+
+    with ScriptedServer(script) as server:
+        smtp = smtp_settings(server.port, security="ssl", timeout="1s")
+        with pytest.raises(SmtpError, match=r"did not answer within 1 s \(at the TLS handshake\)"):
+            send(mail(smtp), smtp)
