@@ -212,7 +212,17 @@ def _feeds(check: Checker, raw: Any) -> list[FeedSpec]:
     return feeds
 
 
-_SMTP_KEYS = {"host", "port", "security", "username", "password_env", "from", "reply_to", "timeout"}
+_SMTP_KEYS = {
+    "host",
+    "port",
+    "security",
+    "username",
+    "password_env",
+    "from",
+    "reply_to",
+    "timeout",
+    "data_timeout",
+}
 
 
 def _smtp(check: Checker, table: dict[str, Any]) -> SmtpSettings:
@@ -234,6 +244,7 @@ def _smtp(check: Checker, table: dict[str, Any]) -> SmtpSettings:
         sender=check.converted(table, "from", "smtp", address, d.sender),
         reply_to=check.converted(table, "reply_to", "smtp", address, "") if reply_to else "",
         timeout=check.converted(table, "timeout", "smtp", duration, d.timeout),
+        data_timeout=check.converted(table, "data_timeout", "smtp", duration, d.data_timeout),
     )
 
 
