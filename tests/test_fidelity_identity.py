@@ -178,6 +178,9 @@ def poll_counts(new: int = 0, updated: int = 0) -> dict[str, int]:
         "failed": 0,
         "new_entries": new,
         "updated_entries": updated,
+        "given_back": 0,
+        "taken_over": 0,
+        "leased": 0,
     }
 
 
