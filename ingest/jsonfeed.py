@@ -10,6 +10,7 @@ from itertools import accumulate
 from typing import Any
 
 from .errors import ParseError
+from .images import Image
 from .models import Enclosure, Entry, ParsedFeed
 from .normalize import FeedContext, RawEntry, build_entry, dedupe, parse_length, plain_title
 from .urls import canonical_link
@@ -116,14 +117,15 @@ def _authors(obj: Mapping[str, Any]) -> tuple[str, ...]:
     )
 
 
-def _images(item: Mapping[str, Any]) -> tuple[str, ...]:
-    images = [_str(item.get("image")), _str(item.get("banner_image"))]
+def _images(item: Mapping[str, Any]) -> tuple[Image, ...]:
+    images = [Image(_str(item.get("image")) or ""), Image(_str(item.get("banner_image")) or "")]
     for attachment in _list(item.get("attachments")):
         if isinstance(attachment, Mapping) and str(attachment.get("mime_type", "")).startswith(
             "image/"
         ):
-            images.append(_str(attachment.get("url")))
-    return tuple(i for i in images if i)
+            size = parse_length(attachment.get("size_in_bytes"))
+            images.append(Image(_str(attachment.get("url")) or "", bytes=size))
+    return tuple(i for i in images if i.url)
 
 
 def _attachment(value: object) -> Enclosure:

@@ -90,6 +90,7 @@ def _row(item: Entry) -> dict[str, Any]:
         "content_html": item.content_html,
         "excerpt": item.excerpt,
         "image": item.image,
+        "image_width": item.image_width,
         "tags": list(item.tags),
         "enclosures": [asdict(enclosure) for enclosure in item.enclosures],
         "content_hash": item.content_hash,

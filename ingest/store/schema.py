@@ -95,6 +95,7 @@ entries = Table(
     Column("content_html", Text, nullable=False, default=""),
     Column("excerpt", Text, nullable=False, default=""),
     Column("image", Text),
+    Column("image_width", Integer),  # pixels, when known: a digest never shows it wider
     Column("tags", JSON, nullable=False, default=list),
     Column("enclosures", JSON, nullable=False, default=list),
     Column("content_hash", String(64), nullable=False),

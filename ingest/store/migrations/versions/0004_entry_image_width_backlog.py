@@ -1,0 +1,23 @@
+"""entries: the lead image's width, and the backlog flag of a new feed's old items
+
+Revision ID: 0004_image_width_backlog
+Revises: 0003_worker_errors
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004_image_width_backlog"
+down_revision = "0003_worker_errors"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("entries", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("image_width", sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("entries", schema=None) as batch_op:
+        batch_op.drop_column("image_width")
