@@ -15,12 +15,17 @@ from ingest.store.schema import entries
 
 
 def upsert(
-    conn: Connection, feed_id: int, items: Sequence[Entry], now: datetime
+    conn: Connection,
+    feed_id: int,
+    items: Sequence[Entry],
+    now: datetime,
+    backlog: frozenset[str] = frozenset(),
 ) -> tuple[int, int]:
     """Store a feed's entries inside the caller's transaction; returns (new, updated) counts.
 
     An entry already stored keeps its first-seen time; its content is replaced only when its
-    content hash changed. A missing published date falls back to first-seen. An entry another
+    content hash changed. A missing published date falls back to first-seen. A new entry whose
+    identity is in ``backlog`` is stored as backlog (see ``ingest/backlog.py``). An entry another
     transaction inserted meanwhile is skipped, not an error: this feed's transaction goes on.
     """
     if not items:
@@ -36,7 +41,9 @@ def upsert(
         )
         known.update({row.identity: (row.id, row.content_hash) for row in rows})
     fresh = [
-        _row(item) | {"feed_id": feed_id, "first_seen_at": now, "changed_at": now}
+        _row(item)
+        | {"feed_id": feed_id, "first_seen_at": now, "changed_at": now}
+        | {"backlog": item.identity in backlog}
         for item in items
         if item.identity not in known
     ]

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -99,6 +100,8 @@ entries = Table(
     Column("tags", JSON, nullable=False, default=list),
     Column("enclosures", JSON, nullable=False, default=list),
     Column("content_hash", String(64), nullable=False),
+    # Published long before its feed's first poll: stored, but left out of digests.
+    Column("backlog", Boolean, nullable=False, default=False, server_default=false()),
     # The batch a digest run sealed this entry into (NULL until then); windows span seals.
     Column("seal", Integer),
     UniqueConstraint("feed_id", "identity", name="uq_entries_feed_identity"),

@@ -14,10 +14,15 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Entries stored before are no backlog: they were offered to digests already.
     with op.batch_alter_table("entries", schema=None) as batch_op:
         batch_op.add_column(sa.Column("image_width", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column("backlog", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("entries", schema=None) as batch_op:
+        batch_op.drop_column("backlog")
         batch_op.drop_column("image_width")
