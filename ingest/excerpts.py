@@ -72,10 +72,8 @@ _LABEL = re.compile(
 _LABEL_NO_COLON = re.compile(r"(?:posted by|written by|words by|story by|text by)\s", re.IGNORECASE)
 _TAIL = re.compile(
     r"(?:"
-    r"the (?:post|article|story|entry)\b.*\b(?:appeared first|first appeared|originally appeared"
-    r"|was (?:first |originally )?published)\s+(?:on|in|at)\b"
-    r"|this (?:post|article|story|entry)\b.*\b(?:appeared first|first appeared|originally appeared"
-    r"|was (?:first |originally )?published|is republished)\b"
+    r"(?:the|this) (?:post|article|story|entry)\b.*\b(?:appeared first|first appeared"
+    r"|originally appeared|was (?:first|originally) published|is republished)\b"
     r"|(?:continue reading|read more|read the (?:full|rest|whole)|keep reading)\b"
     r"|(?:share this|share on|share:|like this:|tweet this|email this)"
     r"|(?:subscribe to|subscribe for|sign up for|sign up to|get our) .{0,80}\b(?:newsletter|"
@@ -100,7 +98,7 @@ _BIO_JOB = re.compile(
     re.IGNORECASE,
 )
 _BIO_POINTER = re.compile(
-    r"\b(?:follow|contact|reach|email)\s+(?:him|her|them|me)\b|(?:^|\s)@\w{2,}|\btwitter\b",
+    r"\b(?:follow|contact|reach|email)\s+(?:him|her|them|me)\b|(?:^|\s)@\w{2,}",
     re.IGNORECASE,
 )
 _BRACKET_ELLIPSIS = re.compile(r"\s*\[\s*(?:…|\.\.\.|&hellip;)\s*\]\s*$")

@@ -114,6 +114,8 @@ KEPT_AS_IS = {
     "by-monday": "<p>By Monday, officials had agreed.</p><p>Work starts in May.</p>",
     "bio-like-mid": f"<p>{STORY}</p><p>Jane Doe is a reporter covering cities. Follow her on Mastodon.</p><p>{MORE}</p>",
     "quoted-editor": f"<p>{STORY}</p><p>Smith is a former editor of the paper, she said.</p>",
+    "journal": f"<p>{STORY}</p><p>The article was published in the journal Nature on Monday.</p>",
+    "bio-no-pointer": f"<p>{STORY}</p><p>Jane Doe is a reporter who covered Twitter's sale.</p>",
     "read-more-mid": f"<p>Read more about the plan at the town hall, {MORE[0].lower()}{MORE[1:]}</p><p>{STORY}</p>",
 }
 
@@ -132,6 +134,8 @@ def test_furniture_is_left_out_and_stories_that_look_like_it_are_kept(
     assert found["bio-like-mid"][0].startswith(f"{STORY} Jane Doe is a reporter covering cities.")
     assert found["quoted-editor"][0].endswith("Smith is a former editor of the paper, she said.")
     assert found["read-more-mid"][0].startswith("Read more about the plan")
+    assert found["journal"][0].endswith("published in the journal Nature on Monday.")
+    assert found["bio-no-pointer"][0].endswith("covered Twitter's sale.")
     assert "Share this" in found["share"][1] and "Reporting by" in found["credit"][1]
 
 
