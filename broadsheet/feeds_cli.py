@@ -43,7 +43,7 @@ def feeds(
             row["title"] or "",
             row["url"],
             ", ".join(row["tags"]),
-            str(row["entries"]),
+            _entries(row),
             _ago(row["last_success"], now),
             _problem(row),
             _next_poll(row, now),
@@ -51,6 +51,12 @@ def feeds(
     out.print(table)
     failing = sum(1 for row in rows if row["last_error"])
     out.print(f"{len(rows)} {'feed' if len(rows) == 1 else 'feeds'}, {failing} with errors.")
+
+
+def _entries(row: dict[str, Any]) -> str:
+    """The entry count, and how many are backlog kept out of digests: "12 (9 backlog)"."""
+    backlog = f" ({row['backlog']} backlog)" if row["backlog"] else ""
+    return f"{row['entries']}{backlog}"
 
 
 def _problem(row: dict[str, Any]) -> str:

@@ -32,7 +32,9 @@ Merging is single-link over the candidate pairs, strongest first, never putting 
 one feed in one item. The order is fixed by the entries' content (scores, feed URLs, ids), so
 the result does not depend on the order the entries came in. The item's lead is the entry
 published first (the outlet that had it first); ties go to the richer entry (an image, an
-author, a longer excerpt), then to the feed URL and the entry id.
+author, a longer excerpt), then to the feed URL and the entry id. The item shows the best
+image any of its entries has (the widest known, as ``ingest/images.py`` ranks them), whichever
+entry leads.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from dataclasses import dataclass
 
 from digests.models import DigestEntry
 from digests.select import QUOTES, recency
+from ingest.images import rank
 from ingest.urls import story_link
 
 THRESHOLD = 1 / 3
@@ -81,8 +84,21 @@ class Item:
 
     @property
     def image(self) -> str | None:
-        """The lead entry's image, else the first one another feed gave the story."""
-        return next((e.image for e in (self.entry, *self.also) if e.image), None)
+        """The best image any feed gave the story (see ``pictured``)."""
+        pictured = self.pictured
+        return pictured.image if pictured else None
+
+    @property
+    def image_width(self) -> int | None:
+        """The shown image's width in pixels, when known: it is never shown wider."""
+        pictured = self.pictured
+        return pictured.image_width if pictured else None
+
+    @property
+    def pictured(self) -> DigestEntry | None:
+        """The entry whose image is shown: the widest known (``ingest.images.rank``), lead first."""
+        with_image = [e for e in (self.entry, *self.also) if e.image]
+        return min(with_image, key=lambda e: rank(e.image_width), default=None)
 
 
 @dataclass(frozen=True)

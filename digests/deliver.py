@@ -312,6 +312,7 @@ def _entry(row: Any) -> DigestEntry:
         content_html=row.content_html,
         excerpt=row.excerpt,
         image=row.image,
+        image_width=row.image_width,
         tags=tuple(row.tags or ()),
     )
 

@@ -24,6 +24,7 @@ class DigestEntry:
     excerpt: str  # plain text
     image: str | None
     tags: tuple[str, ...]
+    image_width: int | None = None  # pixels, when known: the image is never shown wider
 
 
 @dataclass(frozen=True)

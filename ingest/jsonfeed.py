@@ -12,6 +12,7 @@ from itertools import accumulate
 from typing import Any
 
 from .errors import ParseError
+from .images import Image
 from .models import Enclosure, Entry, ParsedFeed
 from .normalize import (
     FeedContext,
@@ -150,14 +151,15 @@ def _person(value: object) -> str | None:
     return person_name(_str(value.get("name")), url=_str(value.get("url")))
 
 
-def _images(item: Mapping[str, Any]) -> tuple[str, ...]:
-    images = [_str(item.get("image")), _str(item.get("banner_image"))]
+def _images(item: Mapping[str, Any]) -> tuple[Image, ...]:
+    images = [Image(_str(item.get("image")) or ""), Image(_str(item.get("banner_image")) or "")]
     for attachment in _list(item.get("attachments")):
         if isinstance(attachment, Mapping) and str(attachment.get("mime_type", "")).startswith(
             "image/"
         ):
-            images.append(_str(attachment.get("url")))
-    return tuple(i for i in images if i)
+            size = parse_length(attachment.get("size_in_bytes"))
+            images.append(Image(_str(attachment.get("url")) or "", bytes=size))
+    return tuple(i for i in images if i.url)
 
 
 def _attachment(value: object) -> Enclosure:

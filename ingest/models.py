@@ -89,6 +89,7 @@ class Entry:
     content_html: str = ""  # sanitized
     excerpt: str = ""  # plain text
     image: str | None = None
+    image_width: int | None = None  # pixels, when the feed or the file name says
     tags: tuple[str, ...] = ()
     enclosures: tuple[Enclosure, ...] = ()
     content_hash: str = ""  # changes when anything we show changes

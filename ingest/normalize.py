@@ -15,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
+from .excerpts import story_excerpt
+from .images import Image, body_images, lead_image, pixels
 from .models import Enclosure, Entry
-from .sanitize import clean_text, excerpt, first_image, is_beacon, sanitize_html, to_text
+from .sanitize import clean_text, excerpt, sanitize_html, to_text
 from .urls import canonical_link, is_web_url, resolve_url
 
 EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)  # no web feed is older; earlier dates are bogus
@@ -60,7 +62,7 @@ class RawEntry:
     content: str = ""
     content_is_html: bool = True
     content_base: str | None = None
-    images: tuple[str, ...] = ()  # lead-image candidates from metadata, best first
+    images: tuple[Image, ...] = ()  # lead-image candidates from metadata, with their sizes
     tags: tuple[str, ...] = ()
     enclosures: tuple[Enclosure, ...] = ()
 
@@ -73,7 +75,8 @@ def build_entry(raw: RawEntry, ctx: FeedContext) -> Entry:
     base = raw.base or ctx.url
     summary_html = _body_html(raw.summary, raw.summary_is_html, raw.summary_base or base)
     content_html = _body_html(raw.content, raw.content_is_html, raw.content_base or base)
-    text = clean_text(summary_html or content_html)
+    text = clean_text(summary_html or content_html)  # for the identity: never changes meaning
+    image = _lead_image(raw.images, content_html or summary_html, base)
     given_title = plain_title(raw.title, raw.title_is_html)
     title = given_title or excerpt(text, 80) or UNTITLED
     updated = sane_date(raw.updated, ctx.now)
@@ -90,8 +93,9 @@ def build_entry(raw: RawEntry, ctx: FeedContext) -> Entry:
         updated=updated,
         summary_html=summary_html,
         content_html=content_html,
-        excerpt=excerpt(text, EXCERPT_LENGTH),
-        image=_lead_image(raw.images, content_html or summary_html, base),
+        excerpt=_excerpt(summary_html, content_html, raw.authors or ctx.authors),
+        image=image.url if image else None,
+        image_width=image.width if image else None,
         tags=_names(raw.tags, casefold=True),
         enclosures=_enclosures(raw.enclosures, base),
     )
@@ -215,13 +219,16 @@ def _identity(
     return "sha256:" + _sha256(f"{title}\n{text}")
 
 
-def _lead_image(candidates: Sequence[str], clean_html: str, base: str) -> str | None:
-    """Metadata image candidates first, then the first real image of the (cleaned) body."""
-    for candidate in candidates:
-        url = resolve_url(candidate, base)
-        if url and not is_beacon(url):
-            return url
-    return first_image(clean_html)
+def _lead_image(candidates: Sequence[Image], clean_html: str, base: str) -> Image | None:
+    """The best of the metadata's images and the (cleaned) body's (see ``ingest/images.py``)."""
+    return lead_image([*candidates, *body_images(clean_html)], base)
+
+
+def _excerpt(summary_html: str, content_html: str, authors: Sequence[str]) -> str:
+    """The summary's story text (see ``ingest/excerpts.py``), else the content's."""
+    return story_excerpt(summary_html, EXCERPT_LENGTH, authors) or story_excerpt(
+        content_html, EXCERPT_LENGTH, authors
+    )
 
 
 def _names(values: Sequence[str], *, casefold: bool = False) -> tuple[str, ...]:
@@ -316,19 +323,29 @@ def person_name(name: str | None, email: str | None = None, url: str | None = No
     return url or None
 
 
-def _fp_images(entry: dict[str, Any], enclosures: list[dict[str, Any]]) -> tuple[str, ...]:
+def _fp_images(entry: dict[str, Any], enclosures: list[dict[str, Any]]) -> tuple[Image, ...]:
     images = [
-        _text(_get(e, "href")) or ""
+        Image(_text(_get(e, "href")) or "", bytes=parse_length(_get(e, "length")))
         for e in enclosures
         if (_text(_get(e, "type")) or "").lower().startswith("image/")
     ]
-    images += [_text(_get(t, "url")) or "" for t in _dicts(entry, "media_thumbnail")]
+    images += [_fp_media(t) for t in _dicts(entry, "media_thumbnail")]
     images += [
-        _text(_get(m, "url")) or ""
+        _fp_media(m)
         for m in _dicts(entry, "media_content")
         if _get(m, "medium") == "image" or (_text(_get(m, "type")) or "").startswith("image/")
     ]
-    return tuple(i for i in images if i)
+    return tuple(i for i in images if i.url)
+
+
+def _fp_media(value: dict[str, Any]) -> Image:
+    """A media:content or media:thumbnail element with its declared size."""
+    return Image(
+        _text(_get(value, "url")) or "",
+        pixels(_get(value, "width")),
+        pixels(_get(value, "height")),
+        parse_length(_get(value, "filesize")),
+    )
 
 
 def _fp_enclosure(value: dict[str, Any]) -> Enclosure:

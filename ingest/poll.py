@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ingest import decide
+from ingest.backlog import backlog
 from ingest.errors import FeedError, FeedGone, HostNotFound, StoreError
 from ingest.fetch import Fetcher
 from ingest.models import FeedState, Fetched, ParsedFeed, PollSettings
@@ -269,7 +270,10 @@ class _Round:
             # began: a digest that reads the store before this commit ends its window earlier.
             held = stored_feeds.release(conn, feed.id, values, owner=self.owner)
             if held:
-                new, updated = stored_entries.upsert(conn, feed.id, parsed.entries, self.clock())
+                old = backlog(parsed.entries, feed.last_success is None, now)
+                new, updated = stored_entries.upsert(
+                    conn, feed.id, parsed.entries, self.clock(), old
+                )
         if not held:
             self._lost(feed)
             return

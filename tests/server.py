@@ -1,6 +1,8 @@
 """A real HTTP server on 127.0.0.1 for the tests: shared fixtures, the corpus and programmable routes.
 
     /fixtures/NAME   a file of tests/data/shared/fixtures, with an ETag and Last-Modified (conditional GET)
+    /recent/NAME     the same fixture as if published yesterday (its day, 2022-03-30, moved), so that
+                     a new feed's first poll does not take it for backlog
     /corpus/PATH     a file of tests/data/shared/corpus; XML files get the ``Header:`` lines of their top
                      comment; feedparser/tests/compression/*.gz and *.z go out gzip/deflate-encoded
     /gen/N.xml       a generated RSS feed, the same for the same (N, ``gen_revision``); conditional;
@@ -31,6 +33,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate, parsedate_to_datetime
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -222,6 +225,17 @@ def corpus_headers(data: bytes, base: str) -> dict[str, str]:
     return headers
 
 
+FIXTURE_DAY = datetime(2022, 3, 30, tzinfo=UTC)  # the day the shared fixtures are dated
+
+
+def as_of_yesterday(data: bytes) -> bytes:
+    """A fixture with its day moved to yesterday (RFC 822 and ISO 8601 dates; times kept)."""
+    day = datetime.now(UTC) - timedelta(days=1)
+    old, new = (formatdate(d.timestamp(), usegmt=True)[5:16] for d in (FIXTURE_DAY, day))
+    data = data.replace(old.encode(), new.encode())  # "30 Mar 2022"
+    return data.replace(f"{FIXTURE_DAY:%Y-%m-%d}".encode(), f"{day:%Y-%m-%d}".encode())
+
+
 def serve_file(request: Request, root: Path, relative: str, base: str) -> Reply:
     """A file under ``root`` with the headers its folder calls for (see the module docstring)."""
     if relative == "feedparser/-/return-304.xml":  # the target of feedparser's redirect-to-304
@@ -236,6 +250,8 @@ def serve_file(request: Request, root: Path, relative: str, base: str) -> Reply:
         headers["Content-Encoding"] = "gzip" if path.suffix == ".gz" else "deflate"
     elif path.suffix == ".xml":
         headers |= corpus_headers(data, base)
+    if root.name == "fixtures" and base.endswith("/recent/"):
+        data = as_of_yesterday(data)
     if root.name == "fixtures":
         headers["ETag"] = f'"{hashlib.sha256(data).hexdigest()[:16]}"'
         headers["Last-Modified"] = formatdate(path.stat().st_mtime, usegmt=True)
@@ -349,9 +365,10 @@ class FeedServer:
             n, revision = int(match[1]), self.gen_revision
             return lambda request: generated_feed(request, n, revision)
         folder = path.split("/")[1]
-        if folder in ("fixtures", "corpus"):
+        if folder in ("fixtures", "corpus", "recent"):
             relative, base = path.removeprefix(f"/{folder}/"), f"{self.base_url}/{folder}/"
-            return lambda request: serve_file(request, self.shared / folder, relative, base)
+            root = self.shared / ("fixtures" if folder == "recent" else folder)
+            return lambda request: serve_file(request, root, relative, base)
         return None
 
 

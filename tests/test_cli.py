@@ -33,7 +33,7 @@ def shipped_config_with_local_feeds(tmp_path: Path, server: FeedServer) -> Path:
     while len(feeds) > len(names):
         feeds.pop()
     for table, name in zip(feeds, names, strict=True):
-        table["url"] = server.url(f"/fixtures/{name}")
+        table["url"] = server.url(f"/recent/{name}")  # a new feed's items from days ago are backlog
     document["poll"]["allow_private"] = True  # type: ignore[index]  # the server is on 127.0.0.1
     path = tmp_path / "broadsheet.toml"
     path.write_text(tomlkit.dumps(document))

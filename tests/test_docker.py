@@ -54,7 +54,7 @@ def test_the_image_runs_the_worker_reports_health_and_stops_on_its_signal(
     data_dir.mkdir()
     document = tomlkit.parse((REPO / "config" / "broadsheet.toml").read_text())
     del document["feeds"][1:]
-    document["feeds"][0]["url"] = feed_server.url("/fixtures/newswire.rss")
+    document["feeds"][0]["url"] = feed_server.url("/recent/newswire.rss")  # not backlog
     document["poll"]["allow_private"] = True  # type: ignore[index]  # the server is on 127.0.0.1
     (config_dir / "broadsheet.toml").write_text(tomlkit.dumps(document))
     config_dir.chmod(0o555)  # mounted read-only

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -32,7 +33,7 @@ from ingest.models import Entry
 from ingest.store import deliveries, schema
 from ingest.store import entries as stored_entries
 from ingest.store import feeds as stored_feeds
-from ingest.store.database import _alembic_config, open_store, upgrade
+from ingest.store.database import _alembic_config, create, open_store, upgrade
 
 
 def text_of(message: Any) -> str:
@@ -227,16 +228,34 @@ def test_refusals_and_unknown_outcomes_are_tried_three_times_other_failures_back
     assert gives_up_at is None
 
 
+def first_schema_entries(engine: Engine, when: datetime, *items: tuple[int, str, str]) -> None:
+    """Entries (feed index, identity, title) first seen at ``when``, in the first schema's columns.
+
+    Today's store helpers would write and read the columns added since.
+    """
+    stored_feeds.sync(engine, FEEDS, when)
+    with engine.begin() as conn:
+        rows = conn.execute(sqlalchemy.select(schema.feeds.c.config_url, schema.feeds.c.id))
+        ids = {row.config_url: row.id for row in rows}
+        for index, identity, title in items:
+            values: dict[str, Any] = {"feed_id": ids[FEEDS[index].url], "identity": identity}
+            values |= {"title": title, "content_hash": identity, "authors": [], "tags": []}
+            values |= {"enclosures": [], "summary_html": "", "content_html": "", "excerpt": ""}
+            values |= {"published_at": when, "first_seen_at": when, "changed_at": when}
+            columns = (sqlalchemy.column(name, schema.entries.c[name].type) for name in values)
+            conn.execute(sqlalchemy.table("entries", *columns).insert().values(values))
+
+
 def test_an_older_store_keeps_its_windows_after_the_upgrade(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    engine = open_store(url)
-    store_entries(engine, DUE - timedelta(hours=30), (0, "old", "Already sent"))
-    store_entries(engine, DUE - timedelta(hours=2), (1, "new", "Not sent yet"))
-    with engine.connect() as conn:  # a store as the first schema left it, with its entries
-        command.downgrade(_alembic_config(conn), "0001")
+    engine = create(url)
+    with engine.connect() as conn:  # a store as the first schema left it
+        command.upgrade(_alembic_config(conn), "0001")
         conn.commit()
+    first_schema_entries(engine, DUE - timedelta(hours=30), (0, "old", "Already sent"))
+    first_schema_entries(engine, DUE - timedelta(hours=2), (1, "new", "Not sent yet"))
     with engine.begin() as conn:
         conn.execute(
             schema.deliveries.insert().values(

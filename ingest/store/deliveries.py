@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, literal, or_, select, update
+from sqlalchemy import Engine, and_, case, false, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ingest.store.schema import UTCDateTime, deliveries, entries, feeds, seals
@@ -110,7 +110,7 @@ def window_entries(
             feeds.c.tags.label("feed_tags"),
         )
         .join(feeds, feeds.c.id == entries.c.feed_id)
-        .where(bounds)
+        .where(bounds, entries.c.backlog.is_(false()))  # a new feed's old items: never shown
         .order_by(entries.c.first_seen_at, entries.c.id)
     )
     with engine.connect() as conn:

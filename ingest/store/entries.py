@@ -21,7 +21,11 @@ _CHUNK = 500
 
 
 def upsert(
-    conn: Connection, feed_id: int, items: Sequence[Entry], now: datetime
+    conn: Connection,
+    feed_id: int,
+    items: Sequence[Entry],
+    now: datetime,
+    backlog: frozenset[str] = frozenset(),
 ) -> tuple[int, int]:
     """Store a feed's entries inside the caller's transaction; returns (new, updated) counts.
 
@@ -29,6 +33,7 @@ def upsert(
     content hash changed. A missing published date falls back to first-seen. A row stored under
     the old identity rule is found by the entry's legacy identity once and takes the new one.
     An update that changes both title and link is counted on the feed as a replacement.
+    A new entry whose identity is in ``backlog`` is stored as backlog (see ``ingest/backlog.py``).
     An entry another transaction inserted meanwhile is skipped, not an error: this feed's
     transaction goes on.
     """
@@ -38,7 +43,9 @@ def upsert(
     taken = {row.id for row in known.values()}
     known |= _adopt(conn, feed_id, [i for i in items if i.identity not in known], taken)
     fresh = [
-        _row(item) | {"feed_id": feed_id, "first_seen_at": now, "changed_at": now}
+        _row(item)
+        | {"feed_id": feed_id, "first_seen_at": now, "changed_at": now}
+        | {"backlog": item.identity in backlog}
         for item in items
         if item.identity not in known
     ]
@@ -168,6 +175,7 @@ def _row(item: Entry) -> dict[str, Any]:
         "content_html": item.content_html,
         "excerpt": item.excerpt,
         "image": item.image,
+        "image_width": item.image_width,
         "tags": list(item.tags),
         "enclosures": [asdict(enclosure) for enclosure in item.enclosures],
         "content_hash": item.content_hash,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, text, update
 
 from ingest.models import FeedSpec, FeedState, Validators
 from ingest.store.schema import entries, feeds
@@ -198,10 +198,20 @@ def reset(engine: Engine, feed_id: int, now: datetime) -> None:
 def health(engine: Engine) -> list[dict[str, Any]]:
     """One dict per configured feed with its state and entry count, for `broadsheet feeds`."""
     counts = (
-        select(entries.c.feed_id, func.count().label("n")).group_by(entries.c.feed_id).subquery()
+        select(
+            entries.c.feed_id,
+            func.count().label("n"),
+            func.sum(case((entries.c.backlog, 1), else_=0)).label("backlog"),
+        )
+        .group_by(entries.c.feed_id)
+        .subquery()
     )
     query = (
-        select(feeds, func.coalesce(counts.c.n, 0).label("entries"))
+        select(
+            feeds,
+            func.coalesce(counts.c.n, 0).label("entries"),
+            func.coalesce(counts.c.backlog, 0).label("backlog"),
+        )
         .outerjoin(counts, counts.c.feed_id == feeds.c.id)
         .where(feeds.c.in_config)
         .order_by(feeds.c.id)
@@ -217,6 +227,7 @@ def health(engine: Engine) -> list[dict[str, Any]]:
             "enabled": bool(row.enabled) and row.disabled_reason is None,
             "disabled_reason": row.disabled_reason,
             "entries": row.entries,
+            "backlog": int(row.backlog),  # of the entries, how many are its first poll's backlog
             "last_success": row.last_success_at,
             "last_error": row.last_error,
             "last_error_at": row.last_error_at,

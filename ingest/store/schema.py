@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -98,9 +99,12 @@ entries = Table(
     Column("content_html", Text, nullable=False, default=""),
     Column("excerpt", Text, nullable=False, default=""),
     Column("image", Text),
+    Column("image_width", Integer),  # pixels, when known: a digest never shows it wider
     Column("tags", JSON, nullable=False, default=list),
     Column("enclosures", JSON, nullable=False, default=list),
     Column("content_hash", String(64), nullable=False),
+    # Published long before its feed's first poll: stored, but left out of digests.
+    Column("backlog", Boolean, nullable=False, default=False, server_default=false()),
     # The batch a digest run sealed this entry into (NULL until then); windows span seals.
     Column("seal", Integer),
     # Which rule gave ``identity``: 1 before schema 0005 (a guid-less entry by its link alone,
