@@ -187,7 +187,7 @@ def test_content_html_wins_over_content_text_and_an_empty_one_does_not() -> None
     assert both.content_html == "<p>Rich <b>body</b></p>"
     text = one({"content_html": "  ", "content_text": "a < b & c\n\nsecond <i>para</i>"})
     assert text.content_html == "<p>a &lt; b &amp; c</p><p>second &lt;i&gt;para&lt;/i&gt;</p>"
-    assert text.excerpt == "a < b & c second <i>para</i>"
+    assert text.excerpt == "a < b & c — second <i>para</i>"
     only_text = one({"content_text": "x <script>alert(1)</script>"})
     assert only_text.content_html == "x &lt;script&gt;alert(1)&lt;/script&gt;"
     summary = one({"summary": "A <b>plain</b> summary", "content_html": "<p>Body</p>"})

@@ -348,7 +348,8 @@ def test_feedparser_base_cases_resolve_as_the_document_says(case: Path) -> None:
 # 4. A store written by the release before schema 0005 upgrades without duplicates or losses.
 
 
-ADDED_SINCE = {"identity_rule", "replaced", "declared_interval", "image_width", "backlog"}  # after 0002
+# Columns added after schema 0002, which the release store does not have.
+ADDED_SINCE = {"identity_rule", "replaced", "declared_interval", "image_width", "backlog"}
 
 
 def run_json(path: Path, *args: str) -> Any:

@@ -233,8 +233,27 @@ def first_schema_entries(engine: Engine, when: datetime, *items: tuple[int, str,
 
     Today's store helpers would write and read the columns added since.
     """
-    stored_feeds.sync(engine, FEEDS, when)
+    feed_columns = ("config_url", "url", "tags", "enabled", "in_config", "created_at")
+    feed_columns += ("consecutive_failures", "duplicates")
+    old_feeds = sqlalchemy.table(
+        "feeds", *(sqlalchemy.column(name, schema.feeds.c[name].type) for name in feed_columns)
+    )
     with engine.begin() as conn:
+        known = set(conn.execute(sqlalchemy.select(schema.feeds.c.config_url)).scalars())
+        for feed in FEEDS:
+            if feed.url not in known:
+                conn.execute(
+                    old_feeds.insert().values(
+                        config_url=feed.url,
+                        url=feed.url,
+                        tags=list(feed.tags),
+                        enabled=True,
+                        in_config=True,
+                        created_at=when,
+                        consecutive_failures=0,
+                        duplicates=0,
+                    )
+                )
         rows = conn.execute(sqlalchemy.select(schema.feeds.c.config_url, schema.feeds.c.id))
         ids = {row.config_url: row.id for row in rows}
         for index, identity, title in items:
