@@ -59,3 +59,32 @@ def test_import_of_an_oversized_file_changes_nothing(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["feeds", "import", str(huge), "--config", str(config)])
     assert result.exit_code == 1 and "is larger than 10 MB" in result.output
     assert config.read_text() == "# my feeds\n"
+
+
+def test_an_external_entity_reads_no_file(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("https://leaked.example/feed.xml")
+    hostile = (
+        f'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY xxe SYSTEM "file://{secret}">]>'
+        '<opml version="2.0"><body><outline text="x" xmlUrl="&xxe;"/>'
+        '<outline text="kept" xmlUrl="https://feeds.example/kept.xml"/></body></opml>'
+    ).encode()
+    try:
+        feeds = opml.read(hostile)
+    except OpmlError:
+        return  # refusing the file is as good
+    assert [feed.url for feed in feeds] == ["https://feeds.example/kept.xml"]
+
+
+def test_nested_entities_do_not_expand_a_billion_times() -> None:
+    levels = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10}">' for n in range(1, 10))
+    hostile = (
+        f'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY l0 "lol">{levels}]>'
+        '<opml version="2.0"><body><outline text="&l9;" '
+        'xmlUrl="https://feeds.example/a.xml"/></body></opml>'
+    ).encode()
+    try:
+        feeds = opml.read(hostile)
+    except OpmlError:
+        return
+    assert all(len(feed.title or "") < 10_000 for feed in feeds)
