@@ -33,13 +33,19 @@ def main() -> None:
     app()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
+    config: ConfigOption = None,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
+    """Options before the command apply to it; ``--config`` after the command wins."""
     if version:
-        out.print(f"broadsheet {__version__}")
+        out.print(f"broadsheet {__version__}", markup=False)
         raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help(), markup=False)
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -194,13 +200,27 @@ def health_command(
     ] = None,
 ) -> None:
     """Exit 0 when a worker's last poll round succeeded recently (Docker's HEALTHCHECK), else 1."""
+    chosen = _within(within) if within else None
     application = run_or_exit(lambda: App.open(config))
-    limit = parse_duration(within) if within else application.settings.worker.healthy_within
+    limit = chosen or application.settings.worker.healthy_within
     beats = run_or_exit(lambda: workers.latest(application.engine))
     verdict = judge(beats, datetime.now(UTC), limit, socket.gethostname())
     out.print(verdict.reason, markup=False)
     if not verdict.healthy:
         raise typer.Exit(1)
+
+
+def _within(text: str) -> float:
+    """``--within`` in seconds; a usage error (exit 2) when it is not a duration above zero."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        err.print(f"--within: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    if seconds <= 0:
+        err.print(f"--within: expected a duration above zero, got {text!r}", markup=False)
+        raise typer.Exit(2)
+    return seconds
 
 
 if __name__ == "__main__":  # pragma: no cover
