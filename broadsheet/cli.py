@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from broadsheet import __version__, digest_cli, feeds_cli, logs
+from broadsheet import __version__, advice, digest_cli, feeds_cli, logs
 from broadsheet.app import App
 from broadsheet.health import judge
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
@@ -73,6 +73,8 @@ def check(config: ConfigOption = None) -> None:
             markup=False,
         )
     out.print(f"  markdown to  {settings.digests.output_dir}", markup=False)
+    for warning in advice.warnings(settings):
+        err.print(f"warning: {warning}", markup=False)
 
 
 @app.command("poll")
