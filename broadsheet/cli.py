@@ -146,7 +146,7 @@ def run_command(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """A poll round, then every digest that is due (with --once; the worker runs this on a schedule)."""
+    """A poll round, then every digest that is due (with --once); exit 3 when a digest failed."""
     if not once:
         err.print("`broadsheet run` needs --once; to run on a schedule use `broadsheet worker`.")
         raise typer.Exit(2)
@@ -164,6 +164,7 @@ def run_command(
         )
     else:
         digest_cli.print_report(digests, False)
+    digest_cli.exit_for(digests)
 
 
 @app.command("worker")

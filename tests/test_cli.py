@@ -66,6 +66,7 @@ def test_run_once_on_the_shipped_config_writes_a_markdown_digest(
         "failed": 0,
         "skipped_empty": 0,
         "abandoned": 0,
+        "retrying": 0,
     }
 
 
