@@ -145,6 +145,7 @@ def test_discover_prints_the_feeds_a_page_advertises(
 ) -> None:
     path = tmp_path / "broadsheet.toml"
     path.write_text("[poll]\nallow_private = true\n")  # the test server is on 127.0.0.1
+    feed_server.route("/feed/", body=(SHARED / "fixtures" / "newswire.rss").read_bytes())
     code, output = cli(
         "feeds",
         "discover",
