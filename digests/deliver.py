@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 
 from digests import ledger, outbox
 from digests.digest import Digest, build_digest
-from digests.due import Due, due_windows, plan_all
+from digests.due import Due, plan_all
 from digests.models import DigestEntry, Window
 from digests.render import render_html, render_markdown, render_text
 from digests.report import DigestReport
@@ -125,7 +125,8 @@ def deliver_due(
 def _planned(run: _Run, subscribers: Sequence[Subscriber]) -> list[Due]:
     """The windows due now; retries backing off and planning failures go into the report."""
     now = run.clock()
-    planned = plan_all(run.engine, subscribers, now, force=run.force)
+    found = deliveries.standings(run.engine, [s.key for s in subscribers])
+    planned = plan_all(found, subscribers, now, force=run.force)
     for subscriber, exc in planned.failures:
         _unrecorded(run, subscriber, _own(exc))
     for retry in planned.retries:
@@ -138,6 +139,17 @@ def _planned(run: _Run, subscribers: Sequence[Subscriber]) -> list[Due]:
     ]
     run.report.due = len(due)
     return due
+
+
+def due_windows(
+    engine: Engine, subscribers: Sequence[Subscriber], now: datetime, *, force: bool = False
+) -> list[tuple[Subscriber, Window]]:
+    """Each subscriber's window that is due now, from one read of the ledger."""
+    found = deliveries.standings(engine, [s.key for s in subscribers])
+    planned = plan_all(found, subscribers, now, force=force)
+    if planned.failures:
+        raise planned.failures[0][1]
+    return [(due.subscriber, due.window) for due in planned.due]
 
 
 def preview(engine: Engine, delivery: Delivery, subscriber: Subscriber, now: datetime) -> Digest:

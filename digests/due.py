@@ -1,4 +1,4 @@
-"""What a digest run has to do: every subscriber's standing read in one visit, and planned.
+"""Pure: what a digest run has to do, from every subscriber's standing in the ledger.
 
 Planning yields the windows due now, the failed ones still backing off (a run names each, with
 when it retries and why it failed), and the subscribers whose planning itself failed: one
@@ -7,17 +7,16 @@ subscriber's trouble never keeps the others' digests back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from sqlalchemy import Engine
 
 from digests.models import Window
 from digests.settings import Subscriber
 from digests.windows import OpenWindow, Standing, plan
-from ingest.store import deliveries
 from ingest.store.deliveries import LedgerRow
+
+Standings = Mapping[str, tuple[LedgerRow | None, LedgerRow | None]]  # last finished, open
 
 
 @dataclass(frozen=True)
@@ -52,10 +51,9 @@ class Plan:
 
 
 def plan_all(
-    engine: Engine, subscribers: Sequence[Subscriber], now: datetime, *, force: bool = False
+    found: Standings, subscribers: Sequence[Subscriber], now: datetime, *, force: bool = False
 ) -> Plan:
-    """Every subscriber's window due now (all of them with ``force``), from one read of the ledger."""
-    found = deliveries.standings(engine, [s.key for s in subscribers])
+    """Every subscriber's window due now (all of them with ``force``), from their standings."""
     planned = Plan()
     for subscriber in subscribers:
         done, pending = found.get(subscriber.key, (None, None))
@@ -74,16 +72,6 @@ def plan_all(
                 Retry(subscriber, pending.next_attempt_at, error, pending.attempts)
             )
     return planned
-
-
-def due_windows(
-    engine: Engine, subscribers: Sequence[Subscriber], now: datetime, *, force: bool = False
-) -> list[tuple[Subscriber, Window]]:
-    """Each subscriber's window that is due now, from one read of the ledger."""
-    planned = plan_all(engine, subscribers, now, force=force)
-    if planned.failures:
-        raise planned.failures[0][1]
-    return [(due.subscriber, due.window) for due in planned.due]
 
 
 def _standing(done: LedgerRow | None, pending: LedgerRow | None) -> Standing:
