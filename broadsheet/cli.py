@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from broadsheet import __version__, digest_cli, feeds_cli, logs
+from broadsheet import __version__, advice, digest_cli, feeds_cli, logs
 from broadsheet.app import App
 from broadsheet.health import judge
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
@@ -33,13 +33,19 @@ def main() -> None:
     app()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
+    config: ConfigOption = None,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
+    """Options before the command apply to it; ``--config`` after the command wins."""
     if version:
-        out.print(f"broadsheet {__version__}")
+        out.print(f"broadsheet {__version__}", markup=False)
         raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help(), markup=False)
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -67,6 +73,8 @@ def check(config: ConfigOption = None) -> None:
             markup=False,
         )
     out.print(f"  markdown to  {settings.digests.output_dir}", markup=False)
+    for warning in advice.warnings(settings):
+        err.print(f"warning: {warning}", markup=False)
 
 
 @app.command("poll")
@@ -138,7 +146,7 @@ def run_command(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """A poll round, then every digest that is due (with --once; the worker runs this on a schedule)."""
+    """A poll round, then every digest that is due (with --once); exit 3 when a digest failed."""
     if not once:
         err.print("`broadsheet run` needs --once; to run on a schedule use `broadsheet worker`.")
         raise typer.Exit(2)
@@ -156,6 +164,7 @@ def run_command(
         )
     else:
         digest_cli.print_report(digests, False)
+    digest_cli.exit_for(digests)
 
 
 @app.command("worker")
@@ -194,13 +203,27 @@ def health_command(
     ] = None,
 ) -> None:
     """Exit 0 when a worker's last poll round succeeded recently (Docker's HEALTHCHECK), else 1."""
+    chosen = _within(within) if within else None
     application = run_or_exit(lambda: App.open(config))
-    limit = parse_duration(within) if within else application.settings.worker.healthy_within
+    limit = chosen or application.settings.worker.healthy_within
     beats = run_or_exit(lambda: workers.latest(application.engine))
     verdict = judge(beats, datetime.now(UTC), limit, socket.gethostname())
     out.print(verdict.reason, markup=False)
     if not verdict.healthy:
         raise typer.Exit(1)
+
+
+def _within(text: str) -> float:
+    """``--within`` in seconds; a usage error (exit 2) when it is not a duration above zero."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        err.print(f"--within: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    if seconds <= 0:
+        err.print(f"--within: expected a duration above zero, got {text!r}", markup=False)
+        raise typer.Exit(2)
+    return seconds
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,13 +11,14 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from broadsheet import USER_AGENT
 from broadsheet.checks import EMAIL, Checker, address, duration, http_url, kind, size
-from digests.schedule import ScheduleError, to_cron
+from digests.schedule import ScheduleError, next_run, to_cron
 from digests.settings import DigestSettings, SmtpSettings, Subscriber
 from ingest.errors import ConfigError
 from ingest.models import FeedSpec, PollSettings
@@ -326,7 +327,7 @@ def _subscribers(check: Checker, raw: Any) -> list[Subscriber]:
 def _subscriber(check: Checker, item: dict[str, Any], where: str, email: str) -> Subscriber:
     schedule = check.typed(item, "schedule", where, str, "daily 07:00")
     try:
-        cron = to_cron(schedule)
+        cron = _firing(to_cron(schedule), schedule)
     except ScheduleError as exc:
         check.fail(f"{where}.schedule", str(exc))
         cron = "0 7 * * *"
@@ -363,6 +364,23 @@ def _subscriber(check: Checker, item: dict[str, Any], where: str, email: str) ->
         include=_rules(check, item, where, "include"),
         exclude=_rules(check, item, where, "exclude"),
     )
+
+
+# Any schedule that fires at all fires within 8 years of any date (a 29 February at most
+# 8 years apart, across 2100): a search from a fixed date tells those that never fire.
+_NEVER_AFTER = datetime(2001, 1, 1, tzinfo=UTC)
+
+
+def _firing(cron: str, schedule: str) -> str:
+    """``cron``, or ScheduleError when it names no date that exists (``0 7 31 2 *``)."""
+    try:
+        next_run(cron, "UTC", _NEVER_AFTER)
+    except ScheduleError:
+        raise ScheduleError(
+            f"{schedule!r} never fires: no month it names has the day it names "
+            "(30 and 31 February, 31 April...); pick a day that exists"
+        ) from None
+    return cron
 
 
 def _rules(check: Checker, item: dict[str, Any], where: str, key: str) -> tuple[str, ...]:

@@ -10,12 +10,13 @@ import typer
 
 from broadsheet.app import App
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
-from digests.deliver import DigestReport, deliver_due
+from digests.deliver import DigestReport, attempt, deliver_due
 from digests.deliver import preview as preview_digest
 from digests.render import render_html, render_markdown, render_text
 from digests.settings import Subscriber
 from ingest.poll import worker_name
 
+FAILED = 3  # some digests failed (they are retried): cron mails the output, a script can tell
 SubscriberOption = Annotated[
     str | None, typer.Option("--subscriber", "-s", help="Only this subscriber (email address).")
 ]
@@ -48,12 +49,19 @@ def digest(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Deliver every digest that is due now (email and/or Markdown), exactly once."""
+    """Deliver every digest that is due now (email and/or Markdown), exactly once; exit 3 when some failed."""
     application = run_or_exit(lambda: App.open(config))
     report = deliver(
         application, pick(application, subscriber), force=now, dry_run=dry_run, quiet=as_json
     )
     print_report(report, as_json)
+    exit_for(report)
+
+
+def exit_for(report: DigestReport) -> None:
+    """Exit 3 when a digest failed or was given up in this run (it is retried, or needs a look)."""
+    if report.failed or report.abandoned:
+        raise typer.Exit(FAILED)
 
 
 def deliver(
@@ -90,13 +98,19 @@ def print_report(report: DigestReport, as_json: bool) -> None:
     for error in report.errors:
         given_up = "given up: " if error.get("state") == "abandoned" else ""
         err.print(f"  {error['subscriber']}: {given_up}{error['error']}", markup=False)
+    for retry in report.retries:
+        err.print(
+            f"  {retry['subscriber']}: waiting to retry after {retry['retry_at']} "
+            f"(attempt {retry['attempts']} failed: {retry['error']})",
+            markup=False,
+        )
 
 
 def report_dict(report: DigestReport) -> dict[str, int]:
     """The documented keys of `broadsheet digest --json`."""
     return {
         key: getattr(report, key)
-        for key in ("due", "sent", "written", "failed", "skipped_empty", "abandoned")
+        for key in ("due", "sent", "written", "failed", "skipped_empty", "abandoned", "retrying")
     }
 
 
@@ -120,7 +134,9 @@ def preview(
     built = run_or_exit(
         lambda: preview_digest(application.engine, application.delivery, chosen, datetime.now(UTC))
     )
-    document = run_or_exit(lambda: renderers[fmt](built, application.settings.digests))
+    document = run_or_exit(
+        lambda: attempt(lambda: renderers[fmt](built, application.settings.digests))
+    )
     if output:
         output.write_text(document, encoding="utf-8")
         err.print(f"wrote {output} ({built.story_count} stories)", markup=False)

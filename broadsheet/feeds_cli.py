@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -9,10 +10,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from broadsheet import config_edit
+from broadsheet import USER_AGENT, config_edit
 from broadsheet.app import App
+from broadsheet.config import locate
 from broadsheet.output import ConfigOption, err, out, run_or_exit, to_json
 from ingest import discover, opml
+from ingest.errors import BroadsheetError
+from ingest.models import PollSettings
 from ingest.store import feeds as stored_feeds
 
 app = typer.Typer(help="Show feed health; discover, import, export and reset feeds.")
@@ -112,16 +116,27 @@ def discover_command(
     url: Annotated[str, typer.Argument(help="A web page (or feed) address.")],
     config: ConfigOption = None,
 ) -> None:
-    """Find the feeds a web page advertises (and well-known feed paths)."""
-    settings = run_or_exit(lambda: App.load(config).settings)
-    found = run_or_exit(lambda: discover.discover(url, settings.poll))
+    """Find the feeds a web page advertises (and well-known feed paths), each checked by a fetch."""
+    poll = run_or_exit(lambda: _poll_settings(config))
+    found = run_or_exit(lambda: discover.discover_checked(url, poll))
     if not found:
         out.print(f"No feeds found at {url}.", markup=False)
         raise typer.Exit(1)
     for feed in found:
-        out.print(f"{feed.url}\t{feed.type or ''}\t{feed.title or ''}".rstrip(), markup=False)
+        line = f"{feed.url}\t{feed.type or ''}\t{feed.title or ''}"
+        out.print(f"{line}\tFAILED: {feed.error}" if feed.error else line.rstrip(), markup=False)
     if len(found) >= discover.MAX_FOUND:
         err.print(f"Only the first {discover.MAX_FOUND} feeds are listed; the page offers more.")
+    if all(feed.error for feed in found):
+        err.print(f"None of the feeds found at {url} could be read.", markup=False)
+        raise typer.Exit(1)
+
+
+def _poll_settings(config: Path | None) -> PollSettings:
+    """The config's [poll] settings; the defaults when no config file was named and none exists."""
+    if config is None and not locate(None).exists():
+        return replace(PollSettings(), user_agent=USER_AGENT)
+    return App.load(config).settings.poll
 
 
 @app.command("import")
@@ -129,13 +144,22 @@ def import_command(
     file: Annotated[Path, typer.Argument(help="An OPML file.", exists=True, dir_okay=False)],
     config: ConfigOption = None,
 ) -> None:
-    """Add the OPML file's feeds to the config, keeping its comments; skips feeds already there."""
+    """Add the OPML file's feeds to the config, keeping its layout; reports every outline skipped."""
     settings = run_or_exit(lambda: App.load(config).settings)
-    specs = run_or_exit(lambda: opml.read(_head(file, opml.MAX_BYTES + 1), str(file)))
-    added = run_or_exit(lambda: config_edit.add_feeds(settings.path, specs))
-    for spec in added:
+    reading = run_or_exit(lambda: opml.read_outlines(_head(file, opml.MAX_BYTES + 1), str(file)))
+    done = run_or_exit(lambda: config_edit.add_feeds(settings.path, reading.feeds))
+    for spec in done.added:
         out.print(f"added    {spec.url}", markup=False)
-    out.print(f"{len(added)} added, {len(specs) - len(added)} already present, to {settings.path}.")
+    for spec, listed in done.present:
+        same = "" if listed == spec.url else f" as {listed}"
+        out.print(f"skipped  {spec.url}: already in the config{same}", markup=False)
+    for skipped in reading.skipped:
+        out.print(f"skipped  {skipped.outline}: {skipped.reason}", markup=False)
+    out.print(
+        f"{len(done.added)} added, {len(done.present)} already present, "
+        f"{len(reading.skipped)} skipped, to {settings.path}.",
+        markup=False,
+    )
 
 
 def _head(file: Path, size: int) -> bytes:
@@ -151,13 +175,27 @@ def export_command(
         Path | None, typer.Option("--out", "-o", help="Write to a file instead of stdout.")
     ] = None,
 ) -> None:
-    """Print the configured feeds as OPML 2.0."""
+    """Print the configured feeds as OPML 2.0, titled as the store knows them when the config does not."""
     settings = run_or_exit(lambda: App.load(config).settings)
-    document = opml.write(settings.feeds, settings.digests.title, datetime.now(UTC))
+    titles = _stored_titles(config)
+    feeds = [replace(feed, title=feed.title or titles.get(feed.url)) for feed in settings.feeds]
+    document = opml.write(feeds, settings.digests.title, datetime.now(UTC))
     if output:
         output.write_text(document, encoding="utf-8")
     else:
         typer.echo(document, nl=False)
+
+
+def _stored_titles(config: Path | None) -> dict[str, str]:
+    """The titles feeds gave themselves, by config URL; none (with a warning) when the store fails."""
+    try:
+        application = App.open(config)
+        rows = stored_feeds.health(application.engine)
+    except BroadsheetError as exc:
+        err.print(f"warning: titles from the config only; the store failed: {exc}", markup=False)
+        return {}
+    application.close()
+    return {row["config_url"]: row["title"] for row in rows if row["title"]}
 
 
 @app.command("reset")

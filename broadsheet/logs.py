@@ -27,6 +27,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
+class _MigrationChatter(logging.Filter):
+    """Drops Alembic's "Context impl" and "Will assume" lines, logged each time the store opens.
+
+    Opening the store (at start, and again on SIGHUP) reads the schema's version through
+    Alembic, which announces its dialect every time; an upgrade actually run is still logged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for the announcements, True for everything else."""
+        return not str(record.msg).startswith(("Context impl", "Will assume"))
+
+
 def configure(log_format: str, level: int = logging.INFO) -> None:
     """Send Broadsheet's logs to stderr in ``log_format`` ("text" or "json")."""
     handler = logging.StreamHandler(sys.stderr)
@@ -41,5 +53,8 @@ def configure(log_format: str, level: int = logging.INFO) -> None:
     root.setLevel(level)
     for noisy in ("apscheduler", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    migration = logging.getLogger("alembic.runtime.migration")
+    if not any(isinstance(f, _MigrationChatter) for f in migration.filters):
+        migration.addFilter(_MigrationChatter())
     # A round that outlasts poll_every makes the scheduler skip a tick; that is by design.
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)

@@ -19,12 +19,23 @@ if not out.is_terminal:  # piped or logged: tables get room instead of the 80-co
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
+
+def inherit_config(ctx: typer.Context, value: Path | None) -> Path | None:
+    """``--config`` as given to this command, else as given before it (``broadsheet -c F poll``)."""
+    parent = ctx.parent
+    while value is None and parent is not None:
+        value = parent.params.get("config")
+        parent = parent.parent
+    return value
+
+
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
         "--config",
         "-c",
         help="Config file (default: $BROADSHEET_CONFIG, else config/broadsheet.toml).",
+        callback=inherit_config,
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]

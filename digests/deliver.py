@@ -6,9 +6,11 @@ subscriber, it claims the window, composes the digest, renews the claim, sends i
 the outcome. The clock is read at each step, so a run that lasts hours behind a slow mail
 server never holds a claim it believes live but another process sees expired.
 
-Each subscriber's failure (SMTP down, a rejected recipient, a full disk) is recorded in the
-ledger and the run goes on with the next subscriber; the failed window is retried with backoff
-by a later run, or given up after a few refusals (see ``ledger.after_failure``).
+Each subscriber's failure is recorded in the ledger and the run goes on with the next
+subscriber: SMTP down, a rejected recipient, a full disk, and also anything else that goes
+wrong with one digest (a template that fails on a value, a bug, a row the store refuses). The
+failed window is retried with backoff by a later run (at once with ``--now``), or given up after
+a few refusals (see ``ledger.after_failure``). Only the store failing as a whole stops a run.
 """
 
 from __future__ import annotations
@@ -16,24 +18,31 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import parseaddr
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine
 
 from digests import ledger, outbox
 from digests.digest import Digest, build_digest
+from digests.due import Due, plan_all
 from digests.models import DigestEntry, Window
 from digests.render import render_html, render_markdown, render_text
+from digests.report import DigestReport
 from digests.settings import DigestSettings, SmtpSettings, Subscriber
-from digests.windows import OpenWindow, Standing, plan
-from ingest.errors import DeliveryError
+from ingest.errors import BroadsheetError, DeliveryError, StoreError
 from ingest.store import deliveries
 from ingest.store.database import failures as store_failures
+from ingest.store.database import is_outage
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+
+class DigestFailed(DeliveryError):
+    """One digest could not be planned or made: a bug, a template value, a row the store refused."""
 
 
 class Log(Protocol):
@@ -65,32 +74,6 @@ class Delivery:
         return parseaddr(self.smtp.sender)[1].rpartition("@")[2] or "broadsheet.invalid"
 
 
-@dataclass
-class DigestReport:
-    """What one digest run did; ``as_dict`` is what `broadsheet digest --json` prints."""
-
-    due: int = 0
-    sent: int = 0
-    written: int = 0
-    failed: int = 0
-    skipped_empty: int = 0
-    abandoned: int = 0
-    errors: list[dict[str, str]] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Counts, errors and written files as plain data."""
-        return asdict(self)
-
-    def summary(self) -> str:
-        """One line for people."""
-        line = (
-            f"{self.due} {'digest' if self.due == 1 else 'digests'} due: {self.sent} emailed, {self.written} written, "
-            f"{self.skipped_empty} empty (skipped), {self.failed} failed"
-        )
-        return line + (f", {self.abandoned} given up" if self.abandoned else "")
-
-
 @dataclass(frozen=True)
 class _Run:
     engine: Engine
@@ -100,6 +83,7 @@ class _Run:
     lease: float
     report: DigestReport
     log: Log
+    force: bool
 
 
 def deliver_due(
@@ -114,7 +98,7 @@ def deliver_due(
     log: Log | None = None,
     lease: float | None = None,
 ) -> DigestReport:
-    """Deliver each subscriber's digest that is due (all of them with ``force``).
+    """Deliver each subscriber's digest that is due (all of them, failed ones too, with ``force``).
 
     ``lease`` (seconds) is how long a claim holds; by default the longest a send may take.
     """
@@ -123,28 +107,38 @@ def deliver_due(
         "mailed just as the store failed may go out again, with the same Message-ID)"
     )
     with store_failures("delivering digests", kept):
-        report = DigestReport()
-        run = _Run(
-            engine,
-            delivery,
-            owner,
-            clock,
-            ledger.lease(delivery.smtp) if lease is None else lease,
-            report,
-            log or _quiet,
-        )
-        due = due_windows(engine, subscribers, clock(), force=force)
-        report.due = len(due)
+        report = DigestReport(dry_run=dry_run)
+        chosen = ledger.lease(delivery.smtp) if lease is None else lease
+        run = _Run(engine, delivery, owner, clock, chosen, report, log or _quiet, force)
+        due = _planned(run, subscribers)
         if dry_run:
-            for subscriber, window in due:
-                _dry_run(run, subscriber, window)
+            for item in due:
+                _dry_run(run, item)
             return report
         sealed = deliveries.seal(engine) if due else 0
-        for subscriber, window in due:
-            _deliver(
-                run, subscriber, window if window.upto is not None else replace(window, upto=sealed)
-            )
+        for item in due:
+            window = item.window
+            _deliver(run, replace(item, window=replace(window, upto=window.upto or sealed)))
         return report
+
+
+def _planned(run: _Run, subscribers: Sequence[Subscriber]) -> list[Due]:
+    """The windows due now; retries backing off and planning failures go into the report."""
+    now = run.clock()
+    found = deliveries.standings(run.engine, [s.key for s in subscribers])
+    planned = plan_all(found, subscribers, now, force=run.force)
+    for subscriber, exc in planned.failures:
+        _unrecorded(run, subscriber, _own(exc))
+    for retry in planned.retries:
+        run.report.waiting(retry.subscriber, retry.at, retry.error, retry.attempts)
+    # A waiting first window is looked at again only when entries arrived since its last look.
+    due = [
+        item
+        for item in planned.due
+        if item.examined is None or deliveries.anything_after(run.engine, item.examined)
+    ]
+    run.report.due = len(due)
+    return due
 
 
 def due_windows(
@@ -152,26 +146,35 @@ def due_windows(
 ) -> list[tuple[Subscriber, Window]]:
     """Each subscriber's window that is due now, from one read of the ledger."""
     found = deliveries.standings(engine, [s.key for s in subscribers])
-    due = []
-    for subscriber in subscribers:
-        done, pending = found.get(subscriber.key, (None, None))
-        standing = Standing(
-            done.window_end if done else None,
-            done.seal_end if done else None,
-            OpenWindow(p.window_start, p.window_end, p.next_attempt_at, p.seal_end)
-            if (p := pending)
-            else None,
-        )
-        window = plan(subscriber.cron, subscriber.timezone, now, standing, force=force)
-        if window is not None:
-            due.append((subscriber, window))
-    return due
+    planned = plan_all(found, subscribers, now, force=force)
+    if planned.failures:
+        raise planned.failures[0][1]
+    return [(due.subscriber, due.window) for due in planned.due]
 
 
 def preview(engine: Engine, delivery: Delivery, subscriber: Subscriber, now: datetime) -> Digest:
-    """The subscriber's next digest up to now, unsealed entries included; records nothing."""
+    """The subscriber's next digest up to now, unsealed entries included; records nothing.
+
+    Whatever goes wrong making it is a DeliveryError (a StoreError when the store fails).
+    """
+    with store_failures("previewing a digest", "nothing was recorded"):
+        return attempt(lambda: _preview(engine, delivery, subscriber, now))
+
+
+def _preview(engine: Engine, delivery: Delivery, subscriber: Subscriber, now: datetime) -> Digest:
     ((_, window),) = due_windows(engine, [subscriber], now, force=True)
     return compose(engine, delivery, subscriber, window)
+
+
+def attempt(action: Callable[[], T]) -> T:
+    """Run ``action``; an unexpected error becomes a DigestFailed that says what failed."""
+    try:
+        return action()
+    except Exception as exc:
+        own = _own(exc)
+        if own is None or own is exc:
+            raise
+        raise own from exc
 
 
 def compose(engine: Engine, delivery: Delivery, subscriber: Subscriber, window: Window) -> Digest:
@@ -192,9 +195,47 @@ def message_id(subscriber: str, start: datetime, domain: str) -> str:
     return f"<digest.{digest}@{domain}>"
 
 
-def _deliver(run: _Run, subscriber: Subscriber, window: Window) -> None:
+def _own(exc: Exception) -> DeliveryError | None:
+    """``exc`` as one subscriber's failure; None when it is the store failing for everyone."""
+    if isinstance(exc, DeliveryError):
+        return exc
+    if isinstance(exc, StoreError) or is_outage(exc):
+        return None
+    if isinstance(exc, BroadsheetError):
+        return DigestFailed(str(exc))
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return DigestFailed(
+        f"the digest could not be made: {type(exc).__name__}: {first}; it is retried with "
+        "backoff (check this subscriber's settings and the templates)"
+    )
+
+
+def _deliver(run: _Run, item: Due) -> None:
+    subscriber, window = item.subscriber, item.window
+    try:
+        held = _claim(run, subscriber, window)
+    except Exception as exc:
+        own = _own(exc)
+        if own is None:
+            raise
+        _unrecorded(run, subscriber, own)
+        return
+    if held is None:
+        run.report.due -= 1  # another process is delivering it, or already did
+        return
+    window = replace(window, end=held.window_end, upto=held.seal_end)
+    try:
+        _compose_and_send(run, replace(item, window=window), held)
+    except Exception as exc:
+        own = _own(exc)
+        if own is None:
+            raise
+        _failed(run, subscriber, held, own)
+
+
+def _claim(run: _Run, subscriber: Subscriber, window: Window) -> deliveries.Held | None:
     now = run.clock()
-    held = deliveries.claim(
+    return deliveries.claim(
         run.engine,
         subscriber.key,
         (window.start, window.end, window.upto),
@@ -202,37 +243,64 @@ def _deliver(run: _Run, subscriber: Subscriber, window: Window) -> None:
         now=now,
         until=ledger.until(now, run.lease),
         message_id=message_id(subscriber.key, window.start, run.delivery.domain),
+        force=run.force,
     )
-    if held is None:
-        run.report.due -= 1  # another process is delivering it, or already did
+
+
+def _compose_and_send(run: _Run, item: Due, held: deliveries.Held) -> None:
+    subscriber = item.subscriber
+    digest = _digest(run, item)
+    if digest is None:  # a waiting first window, and nothing for it since the last look
+        deliveries.wait(run.engine, held.id)
+        run.report.due -= 1
         return
-    window = replace(window, end=held.window_end, upto=held.seal_end)
-    try:
-        digest = compose(run.engine, run.delivery, subscriber, window)
-        if not digest.story_count and not run.delivery.digests.send_empty:
-            deliveries.finish(run.engine, held.id, "skipped", run.clock(), 0, [])
-            run.report.skipped_empty += 1
-            run.log(logging.INFO, f"digest {subscriber.email}: nothing new, skipped")
-            return
-        packed = outbox.pack(
-            digest,
-            held.message_id,
-            run.delivery.digests,
-            list_unsubscribe=run.delivery.unsubscribe,
-            now=run.clock(),
+    if not digest.story_count and not run.delivery.digests.send_empty:
+        _empty(run, item, held.id)
+        return
+    packed = outbox.pack(
+        digest,
+        held.message_id,
+        run.delivery.digests,
+        list_unsubscribe=run.delivery.unsubscribe,
+        now=run.clock(),
+    )
+    now = run.clock()
+    if not deliveries.renew(run.engine, held.id, run.owner, ledger.until(now, run.lease)):
+        run.report.due -= 1
+        run.log(
+            logging.WARNING,
+            f"digest {subscriber.email}: another process took the window over; not sending",
         )
-        now = run.clock()
-        if not deliveries.renew(run.engine, held.id, run.owner, ledger.until(now, run.lease)):
-            run.report.due -= 1
-            run.log(
-                logging.WARNING,
-                f"digest {subscriber.email}: another process took the window over; not sending",
-            )
-            return
-        sent = outbox.send(packed, run.delivery.smtp, run.delivery.digests.output_dir, run.clock)
-        _finished(run, subscriber, held, digest, sent)
-    except DeliveryError as error:
-        _failed(run, subscriber, held, error)
+        return
+    sent = outbox.send(packed, run.delivery.smtp, run.delivery.digests.output_dir, run.clock)
+    _finished(run, subscriber, held, digest, sent)
+
+
+def _digest(run: _Run, item: Due) -> Digest | None:
+    """The window's digest; None for a waiting first window when what arrived since adds nothing."""
+    subscriber, window = item.subscriber, item.window
+    if item.examined is not None and not run.delivery.digests.send_empty:
+        news = compose(run.engine, run.delivery, subscriber, replace(window, after=item.examined))
+        if not news.story_count:
+            return None
+    return compose(run.engine, run.delivery, subscriber, window)
+
+
+def _empty(run: _Run, item: Due, row_id: int | None) -> None:
+    """An empty digest: skipped, or, before the first one with stories, kept waiting for them."""
+    run.report.skipped_empty += 1
+    email = item.subscriber.email
+    if item.first:
+        if row_id is not None:
+            deliveries.wait(run.engine, row_id)
+        run.log(
+            logging.INFO,
+            f"digest {email}: nothing yet; the first digest goes out with the first stories",
+        )
+        return
+    if row_id is not None:
+        deliveries.finish(run.engine, row_id, "skipped", run.clock(), 0, [])
+    run.log(logging.INFO, f"digest {email}: nothing new, skipped")
 
 
 def _finished(
@@ -259,16 +327,12 @@ def _failed(run: _Run, subscriber: Subscriber, held: deliveries.Held, error: Del
     if verdict.retry_at is None:
         deliveries.abandon(run.engine, held.id, verdict.reason)
         run.report.abandoned += 1
-        run.report.errors.append(
-            {"subscriber": subscriber.email, "error": verdict.reason, "state": "abandoned"}
-        )
+        run.report.error(subscriber, verdict.reason, "abandoned")
         run.log(logging.ERROR, f"digest {subscriber.email}: {verdict.reason}")
         return
     deliveries.fail(run.engine, held.id, verdict.reason, verdict.retry_at)
     run.report.failed += 1
-    run.report.errors.append(
-        {"subscriber": subscriber.email, "error": verdict.reason, "state": "failed"}
-    )
+    run.report.error(subscriber, verdict.reason, "failed")
     run.log(
         logging.WARNING,
         f"digest {subscriber.email}: failed ({error}); "
@@ -276,24 +340,47 @@ def _failed(run: _Run, subscriber: Subscriber, held: deliveries.Held, error: Del
     )
 
 
-def _dry_run(run: _Run, subscriber: Subscriber, window: Window) -> None:
+def _unrecorded(run: _Run, subscriber: Subscriber, error: DeliveryError | None) -> None:
+    """A failure before the window had a row in the ledger: reported and logged, retried next run."""
+    message = str(error) if error is not None else "the store failed"
+    run.report.failed += 1
+    run.report.error(subscriber, message, "failed")
+    run.log(logging.WARNING, f"digest {subscriber.email}: failed ({message}); retried next run")
+
+
+def _dry_run(run: _Run, item: Due) -> None:
+    subscriber, window = item.subscriber, item.window
+    if item.held_until is not None and item.held_until >= run.clock():
+        run.report.due -= 1  # another process holds it: the real run would leave it too
+        return
     try:
-        digest = compose(run.engine, run.delivery, subscriber, window)
-        render_html(digest, run.delivery.digests)
-        render_text(digest, run.delivery.digests)
-        render_markdown(digest, run.delivery.digests)
-    except DeliveryError as error:
+        digest = _digest(run, item)
+        if digest is not None:
+            render_html(digest, run.delivery.digests)
+            render_text(digest, run.delivery.digests)
+            render_markdown(digest, run.delivery.digests)
+    except Exception as exc:
+        own = _own(exc)
+        if own is None:
+            raise
         run.report.failed += 1
-        run.report.errors.append(
-            {"subscriber": subscriber.email, "error": str(error), "state": "failed"}
-        )
+        run.report.error(subscriber, str(own), "failed")
+        run.log(logging.WARNING, f"digest {subscriber.email}: would fail ({own})")
+        return
+    if digest is None:
+        run.report.due -= 1
         return
     if not digest.story_count and not run.delivery.digests.send_empty:
-        run.report.skipped_empty += 1
+        _empty(run, item, None)
+        return
+    run.report.sent += "email" in subscriber.deliver
+    run.report.written += "markdown" in subscriber.deliver
+    again = f", attempt {item.attempts + 1}" if item.attempts else ""
     run.log(
         logging.INFO,
         f"digest {subscriber.email}: would deliver {digest.story_count} stories "
-        f"via {' + '.join(subscriber.deliver)} ({window.start:%Y-%m-%d %H:%M} – {window.end:%Y-%m-%d %H:%M} UTC)",
+        f"via {' + '.join(subscriber.deliver)} ({window.start:%Y-%m-%d %H:%M} – "
+        f"{window.end:%Y-%m-%d %H:%M} UTC{again})",
     )
 
 

@@ -13,6 +13,14 @@ Once first attempted, a window is fixed: a retry carries exactly the same storie
 Message-ID, and anything newer waits for the next window. Only a row written before seals
 existed (no ``seal_end``) is stretched to now on its retry, once.
 
+A new subscriber's first digest is not used up by an empty window (the first poll found
+nothing yet, or the machine was offline). While a subscriber has no finished window, an empty
+one is not skipped but kept open as ``waiting``: it keeps its start, and every run that finds
+entries stored since its last look looks again, up to now. The first run whose look finds
+stories delivers "the first digest" at once, covering everything since the original start;
+from then on digests follow the schedule. A look reads only the entries stored since the last
+one, so a subscriber waiting long costs each run no more than what arrived meanwhile.
+
 A digest that ended off the schedule (the first one, or one forced with ``--now``) can leave a
 sliver before the next scheduled time: a first digest at 06:50 and a daily one at 07:00. A
 scheduled window shorter than ``SHORTEST`` of the period is not sent; it opens the next window
@@ -38,6 +46,7 @@ class OpenWindow:
     end: datetime
     next_attempt: datetime | None
     seal_end: int | None = None  # None only on rows written before seals
+    waiting: bool = False  # an empty first window: its end and seal move with each look
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,8 @@ def plan(
     target = now if force else previous_run(cron, zone, now)
     after = standing.last_seal
     open_window = standing.open
+    if open_window is not None and open_window.waiting:
+        return Window(open_window.start, now)  # a first digest still due at once, up to now
     if open_window is not None:
         if not force and open_window.next_attempt is not None and open_window.next_attempt > now:
             return None

@@ -6,6 +6,8 @@ against the page (or its ``<base href>``). When the page advertises none, the si
 paths (/feed, /rss, /atom.xml, ...) are tried and those answering with a feed are kept.
 
 ``find_links`` and ``feed_kind`` are pure (bytes in); ``discover`` fetches through ``ingest.fetch``.
+``discover_checked`` then fetches and parses each candidate as a poll would, and marks those that
+fail with their error, so what is listed as working is a feed Broadsheet can read.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import asyncio
 import html
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 from lxml import etree
@@ -23,6 +26,7 @@ from ingest.errors import FetchError, ParseError
 from ingest.fetch import Fetcher
 from ingest.jsonfeed import load_json
 from ingest.models import PollSettings
+from ingest.parse import parse_feed
 
 FEED_TYPES = {
     "application/rss+xml": "rss",
@@ -51,6 +55,7 @@ class FoundFeed:
     title: str | None
     type: str  # "rss", "atom", "json", "rdf", or "xml" when only the MIME type says so
     source: str = "link"  # "itself": the address is a feed; "link": advertised; "guess": probed
+    error: str | None = None  # why fetching or parsing it failed, once checked
 
 
 def find_links(page: bytes, base_url: str) -> tuple[FoundFeed, ...]:
@@ -144,6 +149,29 @@ def discover(url: str, settings: PollSettings) -> tuple[FoundFeed, ...]:
             return await discover_with(fetcher, url)
 
     return asyncio.run(run())
+
+
+def discover_checked(url: str, settings: PollSettings) -> tuple[FoundFeed, ...]:
+    """``discover``, then each candidate fetched and parsed; a failing one carries its error."""
+    if "://" not in url:
+        url = f"https://{url}"
+
+    async def run() -> tuple[FoundFeed, ...]:
+        async with Fetcher(settings) as fetcher:
+            found = await discover_with(fetcher, url)
+            return tuple(await asyncio.gather(*(check_with(fetcher, feed) for feed in found)))
+
+    return asyncio.run(run())
+
+
+async def check_with(fetcher: Fetcher, feed: FoundFeed) -> FoundFeed:
+    """``feed`` after fetching and parsing it: with the feed's own title, or with the error."""
+    try:
+        fetched = await fetcher.fetch(feed.url)
+        parsed = parse_feed(fetched.content or b"", fetched.headers, fetched.url, datetime.now(UTC))
+    except (FetchError, ParseError) as exc:
+        return replace(feed, error=str(exc))
+    return replace(feed, title=feed.title or parsed.title)
 
 
 async def discover_with(fetcher: Fetcher, url: str) -> tuple[FoundFeed, ...]:

@@ -66,6 +66,7 @@ def test_run_once_on_the_shipped_config_writes_a_markdown_digest(
         "failed": 0,
         "skipped_empty": 0,
         "abandoned": 0,
+        "retrying": 0,
     }
 
 
@@ -144,6 +145,7 @@ def test_discover_prints_the_feeds_a_page_advertises(
 ) -> None:
     path = tmp_path / "broadsheet.toml"
     path.write_text("[poll]\nallow_private = true\n")  # the test server is on 127.0.0.1
+    feed_server.route("/feed/", body=(SHARED / "fixtures" / "newswire.rss").read_bytes())
     code, output = cli(
         "feeds",
         "discover",

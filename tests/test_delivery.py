@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -185,14 +186,51 @@ def text_of(message: Any) -> str:
 
 
 def test_empty_digests_are_skipped_but_advance_the_window(
-    tmp_path: Path, sqlite_engine: Engine, smtp_server: SmtpServer
+    tmp_path: Path, engine: Engine, smtp_server: SmtpServer
 ) -> None:
     s = settings_for(tmp_path, smtp_server.port)
-    report = run(sqlite_engine, s, DUE)
+    store_entries(engine, DUE - timedelta(hours=1), (0, "a", "One"))
+    assert run(engine, s, DUE).sent == 1
+    report = run(engine, s, DUE + timedelta(days=1))
     assert (report.due, report.skipped_empty, report.sent) == (1, 1, 0)
-    assert smtp_server.messages == []
-    (row,) = deliveries.history(sqlite_engine)
-    assert (row["state"], row["window_end"]) == ("skipped", DUE)
+    assert len(smtp_server.messages) == 1
+    first, empty = deliveries.history(engine)
+    assert (empty["state"], empty["window_start"]) == ("skipped", first["window_end"])
+    assert empty["window_end"] == DUE + timedelta(days=1)
+
+
+def test_a_first_digest_is_not_used_up_by_an_empty_window(
+    tmp_path: Path, engine: Engine, smtp_server: SmtpServer
+) -> None:
+    s = settings_for(tmp_path, smtp_server.port, feeds=[FEEDS[0].url])
+    first = run(engine, s, DUE)  # the first poll found nothing yet
+    assert (first.due, first.skipped_empty, first.sent) == (1, 1, 0)
+    (row,) = deliveries.history(engine)
+    assert row["state"] == "waiting"
+    start = row["window_start"]
+    # Nothing arrived: later runs, scheduled ones included, neither look again nor record.
+    for later in (timedelta(minutes=1), timedelta(days=1, minutes=1)):
+        quiet = run(engine, s, DUE + later)
+        assert (quiet.due, quiet.skipped_empty, quiet.sent) == (0, 0, 0)
+    assert deliveries.history(engine) == [row]
+    # Stories of a feed this subscriber does not take: a look, and still waiting.
+    store_entries(engine, DUE + timedelta(days=1, hours=2), (1, "x", "Not for Ann"))
+    assert run(engine, s, DUE + timedelta(days=1, hours=3)).due == 0
+    (row,) = deliveries.history(engine)
+    assert (row["state"], row["window_start"]) == ("waiting", start)
+    # The first story for her, two days in: the first digest goes out at once, from the start.
+    store_entries(engine, DUE + timedelta(days=2, hours=2), (0, "a", "At last"))
+    sent = run(engine, s, DUE + timedelta(days=2, hours=3))
+    assert (sent.due, sent.sent) == (1, 1)
+    (message,) = smtp_server.messages
+    assert "At last" in text_of(message) and "Not for Ann" not in text_of(message)
+    (row,) = deliveries.history(engine)
+    assert (row["state"], row["window_start"], row["entries"]) == ("sent", start, 1)
+    assert row["window_end"] == DUE + timedelta(days=2, hours=3)
+    # From then on the schedule holds, and an empty window is skipped.
+    later = run(engine, s, DUE + timedelta(days=3, minutes=1))
+    assert (later.due, later.skipped_empty) == (1, 1)
+    assert [r["state"] for r in deliveries.history(engine)] == ["sent", "skipped"]
 
 
 def test_dry_run_records_nothing(
@@ -201,7 +239,8 @@ def test_dry_run_records_nothing(
     s = settings_for(tmp_path, smtp_server.port)
     store_entries(sqlite_engine, DUE - timedelta(hours=1), (0, "a", "One"))
     report = run(sqlite_engine, s, DUE, dry_run=True)
-    assert report.due == 1 and report.sent == 0
+    assert (report.due, report.sent, report.written) == (1, 1, 1)  # what the run would do
+    assert report.summary().startswith("dry run, nothing sent or recorded: 1 digest due")
     assert smtp_server.messages == [] and deliveries.history(sqlite_engine) == []
 
 
@@ -269,3 +308,66 @@ def test_each_window_keeps_its_own_markdown_file_when_two_end_in_the_same_minute
         n for path in folder.glob("*.md") for n in range(9) if f"Story {n}" in path.read_text()
     ]
     assert sorted(found) == list(range(9))  # every story of the day, each in one file
+
+
+def test_a_dry_run_reports_what_the_run_then_does(
+    tmp_path: Path, engine: Engine, smtp_server: SmtpServer
+) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    builtin = (Path(__file__).parents[1] / "digests" / "templates" / "digest.txt").read_text()
+    fails = '{% if digest.subscriber.email == "dee@example.org" %}{{ 1 // 0 }}{% endif %}'
+    (templates / "digest.txt").write_text(fails + builtin)
+    people = {
+        "ann@example.org": {},  # stories: sent
+        "bob@example.org": {"feeds": [FEEDS[1].url]},  # nothing for him yet: waits
+        "cy@example.org": {},  # failed earlier, backing off
+        "dee@example.org": {},  # the template fails on her digest
+    }
+    raw = {
+        "smtp": {"host": "127.0.0.1", "port": smtp_server.port, "security": "none"},
+        "digests": {"output_dir": "out", "templates": "templates"},
+        "subscribers": [
+            {"email": email, "schedule": "daily 07:00", "deliver": ["email", "markdown"]} | extra
+            for email, extra in people.items()
+        ],
+    }
+    s = config.parse(raw, tmp_path / "broadsheet.toml")
+    store_entries(engine, DUE - timedelta(hours=1), (0, "a", "One"))
+    down = replace(s, smtp=replace(s.smtp, port=free_port()), subscribers=s.subscribers[2:3])
+    assert run(engine, down, DUE).failed == 1
+    dry = run(engine, s, DUE + timedelta(minutes=1), dry_run=True)
+    real = run(engine, s, DUE + timedelta(minutes=1))
+    counts = ("due", "sent", "written", "failed", "skipped_empty", "abandoned", "retrying")
+    assert [getattr(dry, key) for key in counts] == [getattr(real, key) for key in counts]
+    assert [getattr(real, key) for key in counts] == [3, 1, 1, 1, 1, 0, 1]
+    assert [e["subscriber"] for e in dry.errors] == [e["subscriber"] for e in real.errors]
+    assert dry.retries == real.retries and real.retries[0]["subscriber"] == "cy@example.org"
+    assert "ZeroDivisionError" in real.errors[0]["error"]
+    states = {row["subscriber"]: row["state"] for row in deliveries.history(engine)}
+    assert states == {
+        "ann@example.org": "sent",
+        "bob@example.org": "waiting",
+        "cy@example.org": "failed",
+        "dee@example.org": "failed",
+    }
+
+
+def test_now_retries_a_failed_digest_at_once(
+    tmp_path: Path, engine: Engine, smtp_server: SmtpServer
+) -> None:
+    down = settings_for(tmp_path, free_port(), deliver=["email"])
+    store_entries(engine, DUE - timedelta(hours=1), (0, "a", "One"))
+    assert run(engine, down, DUE).failed == 1
+    up = settings_for(tmp_path, smtp_server.port, deliver=["email"])
+    waiting = run(engine, up, DUE + timedelta(minutes=1))
+    assert (waiting.due, waiting.retrying) == (0, 1)
+    assert "0 digests due: 0 emailed" in waiting.summary()
+    assert waiting.summary().endswith(", 1 waiting to retry")
+    (retry,) = waiting.retries
+    assert retry["retry_at"] == f"{DUE + timedelta(minutes=5):%Y-%m-%d %H:%M} UTC"
+    assert "refused the connection" in retry["error"] and retry["attempts"] == "1"
+    forced = run(engine, up, DUE + timedelta(minutes=1), force=True)
+    assert (forced.due, forced.sent) == (1, 1)
+    (row,) = deliveries.history(engine)
+    assert (row["state"], row["attempts"]) == ("sent", 2)

@@ -201,6 +201,7 @@ def test_sighup_keeps_the_old_config_when_the_new_one_is_broken_and_picks_up_a_g
         worker.send(signal.SIGHUP)
         worker.wait_for_log("config reloaded: 2 feeds")
         assert "[poll] workers changed: parsing now in 2 processes" in worker.text()
+        assert "Context impl" not in worker.text() and "Will assume" not in worker.text()
         wait_for(lambda: entry_counts(engine).get(second) == ITEMS, "the added feed's entries")
         assert feed_server.hits("/gen/1.xml") == 1
 

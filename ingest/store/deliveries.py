@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from ingest.store.schema import UTCDateTime, deliveries, entries, feeds, seals
 
 DONE = ("sent", "skipped", "abandoned")  # finished: the next window starts where these ended
-OPEN = ("pending", "failed")
+OPEN = ("pending", "failed", "waiting")  # waiting: a first window found empty, see windows.py
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,9 @@ class LedgerRow:
     state: str
     seal_end: int | None
     next_attempt_at: datetime | None
+    attempts: int = 0
+    last_error: str | None = None
+    claimed_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -126,11 +129,13 @@ def claim(
     now: datetime,
     until: datetime,
     message_id: str,
+    force: bool = False,
 ) -> Held | None:
     """Take the right to deliver a window (start, end, last seal); None when it is not free.
 
     A new window is inserted (the unique key lets one process win); an open one is taken over
-    when its lease has run out and its next attempt is due. Its seal, once set, stays.
+    when its lease has run out and its next attempt is due (at once with ``force``). Its seal,
+    once set, stays; a waiting window's end and seal move on to this look's.
     """
     start, end, seal_end = window
     try:
@@ -157,6 +162,7 @@ def claim(
         return Held(row_id, 1, message_id, end, seal_end)
     except IntegrityError:
         pass
+    waiting = deliveries.c.state == "waiting"
     takeover = (
         update(deliveries)
         .where(
@@ -164,20 +170,26 @@ def claim(
             deliveries.c.window_start == start,
             deliveries.c.state.in_(OPEN),
             or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until < now),
-            or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
+            or_(
+                literal(force),
+                deliveries.c.next_attempt_at.is_(None),
+                deliveries.c.next_attempt_at <= now,
+            ),
         )
         .values(
             state="pending",
             claimed_by=owner,
             claimed_until=until,
             last_attempt_at=now,
-            attempts=deliveries.c.attempts + 1,
+            attempts=case((waiting, 1), else_=deliveries.c.attempts + 1),
             # A fixed window keeps its end; one from before seals is stretched once, to now.
             window_end=case(
-                (deliveries.c.seal_end.is_(None), literal(end, UTCDateTime)),
+                (or_(waiting, deliveries.c.seal_end.is_(None)), literal(end, UTCDateTime)),
                 else_=deliveries.c.window_end,
             ),
-            seal_end=func.coalesce(deliveries.c.seal_end, seal_end),
+            seal_end=case(
+                (waiting, literal(seal_end)), else_=func.coalesce(deliveries.c.seal_end, seal_end)
+            ),
         )
         .returning(*deliveries.c)
     )
@@ -224,6 +236,18 @@ def fail(engine: Engine, row_id: int, error: str, retry_at: datetime) -> None:
     _record(engine, row_id, state="failed", last_error=error, next_attempt_at=retry_at)
 
 
+def wait(engine: Engine, row_id: int) -> None:
+    """Leave a claimed first window open and unsent: it was empty; it waits for stories."""
+    _record(engine, row_id, state="waiting", attempts=0, last_error=None, next_attempt_at=None)
+
+
+def anything_after(engine: Engine, seal_number: int) -> bool:
+    """Whether any entry was sealed after ``seal_number``, or is not sealed yet."""
+    query = select(entries.c.id).where(or_(entries.c.seal > seal_number, entries.c.seal.is_(None)))
+    with engine.connect() as conn:
+        return conn.execute(query.limit(1)).first() is not None
+
+
 def abandon(engine: Engine, row_id: int, error: str) -> None:
     """Give a window up for good: it counts as finished, and ``error`` says why."""
     _record(engine, row_id, state="abandoned", last_error=error, next_attempt_at=None)
@@ -248,4 +272,13 @@ def _record(engine: Engine, row_id: int, **values: Any) -> None:
 
 
 def _row(row: Any) -> LedgerRow:
-    return LedgerRow(row.window_start, row.window_end, row.state, row.seal_end, row.next_attempt_at)
+    return LedgerRow(
+        row.window_start,
+        row.window_end,
+        row.state,
+        row.seal_end,
+        row.next_attempt_at,
+        row.attempts,
+        row.last_error,
+        row.claimed_until,
+    )

@@ -106,11 +106,19 @@ def count_due(engine: Engine, now: datetime, *, since: datetime, everything: boo
         return int(conn.execute(query).scalar_one())
 
 
+# A feed due within this much of a round's start is polled in it. Rounds start on the worker's
+# tick, while a feed's next poll counts from when its fetch began, a little after the tick of
+# the round before: without slack a feed whose interval equals the tick would be found not quite
+# due and wait a whole tick more, polled every other tick. Small beside any sensible interval.
+DUE_SLACK = timedelta(seconds=10)
+
+
 def _due(now: datetime, since: datetime, everything: bool) -> Any:
     fresh = or_(feeds.c.last_fetch_at.is_(None), feeds.c.last_fetch_at < since)
     if everything:
         return fresh
-    return and_(fresh, or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now))
+    due = feeds.c.next_poll_at <= now + DUE_SLACK
+    return and_(fresh, or_(feeds.c.next_poll_at.is_(None), due))
 
 
 # Built once; the SET clause comes from the keys of the parameters. Building an UPDATE with

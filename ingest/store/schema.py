@@ -137,7 +137,9 @@ deliveries = Table(
     Column("subscriber", Text, nullable=False),
     Column("window_start", UTCDateTime, nullable=False),
     Column("window_end", UTCDateTime, nullable=False),
-    Column("state", String(16), nullable=False),  # pending | sent | skipped | failed | abandoned
+    Column(
+        "state", String(16), nullable=False
+    ),  # pending | sent | skipped | failed | abandoned | waiting
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("last_attempt_at", UTCDateTime),
