@@ -21,6 +21,8 @@ from digests.schedule import ScheduleError, to_cron
 from digests.settings import DigestSettings, SmtpSettings, Subscriber
 from ingest.errors import ConfigError
 from ingest.models import FeedSpec, PollSettings
+from ingest.redact import mask_url
+from ingest.store.database import url_problem
 
 DEFAULT_PATH = Path("config/broadsheet.toml")
 ENV_VAR = "BROADSHEET_CONFIG"
@@ -121,21 +123,27 @@ def parse(raw: dict[str, Any], file: Path) -> Settings:
 
 
 def _storage_url(check: Checker, url: Any, base: Path) -> str:
+    default = f"sqlite:///{base / 'data' / 'broadsheet.db'}"
     if not isinstance(url, str):
         check.fail("storage.url", f"expected a database URL string, got {kind(url)}")
-        return f"sqlite:///{base / 'data' / 'broadsheet.db'}"
+        return default
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
         if path and path != ":memory:" and not Path(path).is_absolute():
-            return f"sqlite:///{base / path}"
-        return url
-    if url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
-        return url.replace("postgres://", "postgresql://", 1)
-    check.fail(
-        "storage.url",
-        f"expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB, got {url!r}",
-    )
-    return f"sqlite:///{base / 'data' / 'broadsheet.db'}"
+            url = f"sqlite:///{base / path}"
+    elif url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        url = url.replace("postgres://", "postgresql://", 1)
+    else:
+        check.fail(
+            "storage.url",
+            f"expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB, got {mask_url(url)!r}",
+        )
+        return default
+    problem = url_problem(url)
+    if problem:
+        check.fail("storage.url", problem)
+        return default
+    return url
 
 
 _POLL_KEYS = {

@@ -13,6 +13,7 @@ from broadsheet import config_edit
 from broadsheet.app import App
 from broadsheet.output import ConfigOption, err, out, run_or_exit, to_json
 from ingest import discover, opml
+from ingest.redact import mask_data
 from ingest.store import feeds as stored_feeds
 
 app = typer.Typer(help="Show feed health; discover, import, export and reset feeds.")
@@ -28,7 +29,7 @@ def feeds(
     if ctx.invoked_subcommand is not None:
         return
     application = run_or_exit(lambda: App.open(config))
-    rows = run_or_exit(lambda: stored_feeds.health(application.engine))
+    rows = mask_data(run_or_exit(lambda: stored_feeds.health(application.engine)))
     if as_json:
         out.print(to_json(rows), markup=False)
         return
