@@ -193,8 +193,13 @@ def health_command(
     ] = None,
 ) -> None:
     """Exit 0 when a worker finished a poll round recently (for Docker's HEALTHCHECK), else 1."""
+    try:
+        limit = parse_duration(within) if within else None
+    except ValueError as exc:
+        err.print(f"--within: {exc}", markup=False)
+        raise typer.Exit(2) from None
     application = run_or_exit(lambda: App.open(config))
-    limit = parse_duration(within) if within else application.settings.worker.healthy_within
+    limit = limit or application.settings.worker.healthy_within
     beats = workers.latest(application.engine)
     now = datetime.now(UTC)
     recent = [

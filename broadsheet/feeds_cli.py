@@ -120,10 +120,17 @@ def import_command(
     """Add the OPML file's feeds to the config, keeping its comments; skips feeds already there."""
     settings = run_or_exit(lambda: App.load(config).settings)
     specs = run_or_exit(lambda: opml.read(file.read_bytes(), str(file)))
+    refused = config_edit.refused(specs)
+    for url, reason in refused.items():
+        err.print(f"skipped  {url}: {reason}", markup=False)
     added = run_or_exit(lambda: config_edit.add_feeds(settings.path, specs))
     for spec in added:
         out.print(f"added    {spec.url}", markup=False)
-    out.print(f"{len(added)} added, {len(specs) - len(added)} already present, to {settings.path}.")
+    present = len(specs) - len(added) - len(refused)
+    out.print(
+        f"{len(added)} added, {present} already present, {len(refused)} skipped, "
+        f"to {settings.path}."
+    )
 
 
 @app.command("export")
