@@ -11,7 +11,7 @@ from broadsheet import config
 from broadsheet.config import Settings
 from digests.deliver import Delivery
 from ingest.store import feeds as stored_feeds
-from ingest.store.database import open_store
+from ingest.store.database import failures, open_store
 
 
 class App:
@@ -38,7 +38,8 @@ class App:
         """The store, upgraded to the current schema, with the config's feed list synced in."""
         if self._engine is None:
             engine = open_store(self.settings.storage_url)
-            stored_feeds.sync(engine, self.settings.feeds, datetime.now(UTC))
+            with failures("adding the config's feeds to the store", "nothing was changed"):
+                stored_feeds.sync(engine, self.settings.feeds, datetime.now(UTC))
             self._engine = engine
         return self._engine
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -137,20 +141,93 @@ def size(value: Any) -> int:
     return size
 
 
+# Characters that end or break a mail header line, or cannot be sent at all: C0 and C1 controls
+# (\r, \n, \x00...), the Unicode line and paragraph separators, lone surrogates.
+_BREAKING = frozenset({"Cc", "Zl", "Zp", "Cs"})
+
+
+def control_character(text: str) -> str | None:
+    """The first control or line-breaking character in ``text``, escaped, or None."""
+    for character in text:
+        if unicodedata.category(character) in _BREAKING:
+            return repr(character)[1:-1]
+    return None
+
+
+def header_text(value: Any) -> str:
+    """Text that goes into a mail header: a string without line breaks or control characters."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {kind(value)}")
+    bad = control_character(value)
+    if bad:
+        raise ValueError(
+            f"contains a control character or line break ({bad}), which cannot go into a mail "
+            f"header; got {value!r}"
+        )
+    return value
+
+
+# RFC 2919: a List-Id is a dot-atom with at least one dot ("news.example.org").
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+LIST_ID = re.compile(rf"^{_ATEXT}(?:\.{_ATEXT})+$")
+
+
+def list_id(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f'expected a List-Id such as "news.example.org", got {kind(value)}')
+    if len(value) > 255 or not LIST_ID.match(value):
+        raise ValueError(
+            'expected a List-Id such as "news.example.org" (letters, digits and - _ in '
+            f"dot-separated parts, no spaces or brackets, at most 255 characters), got {value!r}"
+        )
+    return value
+
+
 def http_url(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected an http(s) URL, got {kind(value)}")
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-    return value.strip()
+    url = value.strip()
+    if control_character(url) or any(c.isspace() for c in url):
+        raise ValueError(f"expected a URL without spaces or control characters, got {value!r}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # a port that is not a number (or out of range) raises here
+    except ValueError as exc:
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r} ({exc})") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise ValueError(f"expected an http:// or https:// URL with a host, got {value!r}")
+    return url
+
+
+def mailbox(value: Any) -> str:
+    """A bare address ("ann@example.org") that a mail header can carry."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected an email address, got {kind(value)}")
+    bare = value.strip()
+    if not EMAIL.match(bare) or control_character(bare):
+        raise ValueError(f'expected an address like "ann@example.org", got {value!r}')
+    try:
+        Address(addr_spec=bare)
+    except (ValueError, IndexError, HeaderParseError) as exc:
+        raise ValueError(
+            f'expected an address like "ann@example.org" (ASCII before the @), got {value!r}'
+        ) from exc
+    return bare
 
 
 def address(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected an email address, got {kind(value)}")
-    match = ADDRESS.match(value.strip())
+    text = header_text(value).strip()
+    match = ADDRESS.match(text)
     bare = match and (match[1] or match[2])
-    if not bare or not EMAIL.match(bare):
-        raise ValueError(f'expected an address like "Name <name@example.org>", got {value!r}')
-    return value.strip()
+    name, parsed = parseaddr(text)
+    wrong = ValueError(f'expected an address like "Name <name@example.org>", got {value!r}')
+    if not bare or not EMAIL.match(bare) or parsed != bare:
+        raise wrong
+    try:
+        mailbox(bare)
+        Address(display_name=name, addr_spec=bare)
+    except (ValueError, IndexError, HeaderParseError) as exc:
+        raise wrong from exc
+    return text

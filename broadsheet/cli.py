@@ -18,6 +18,7 @@ from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, t
 from broadsheet.units import parse_duration
 from ingest.models import FeedState
 from ingest.poll import OFFLINE, RoundReport, due_count, poll
+from ingest.redact import mask_url
 from ingest.store import workers
 
 app = typer.Typer(
@@ -55,7 +56,7 @@ def check(config: ConfigOption = None) -> None:
     enabled = sum(1 for feed in settings.feeds if feed.enabled)
     tags = sorted({tag for feed in settings.feeds for tag in feed.tags})
     out.print(f"{settings.path}: OK", markup=False)
-    out.print(f"  storage      {settings.storage_url}", markup=False)
+    out.print(f"  storage      {mask_url(settings.storage_url)}", markup=False)
     out.print(
         f"  feeds        {len(settings.feeds)} ({enabled} enabled); tags: {', '.join(tags) or '-'}"
     )

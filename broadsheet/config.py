@@ -7,7 +7,6 @@ was expected. Unknown keys are errors: they are nearly always typos.
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,11 +16,24 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from broadsheet import USER_AGENT
-from broadsheet.checks import EMAIL, Checker, address, duration, http_url, kind, size
+from broadsheet.checks import (
+    Checker,
+    address,
+    duration,
+    header_text,
+    http_url,
+    kind,
+    list_id,
+    mailbox,
+    size,
+)
 from digests.schedule import ScheduleError, next_run, to_cron
+from digests.select import compile_regex, is_regex
 from digests.settings import DigestSettings, SmtpSettings, Subscriber
 from ingest.errors import ConfigError
 from ingest.models import FeedSpec, PollSettings
+from ingest.redact import mask_url
+from ingest.store.database import url_problem
 
 DEFAULT_PATH = Path("config/broadsheet.toml")
 ENV_VAR = "BROADSHEET_CONFIG"
@@ -122,21 +134,27 @@ def parse(raw: dict[str, Any], file: Path) -> Settings:
 
 
 def _storage_url(check: Checker, url: Any, base: Path) -> str:
+    default = f"sqlite:///{base / 'data' / 'broadsheet.db'}"
     if not isinstance(url, str):
         check.fail("storage.url", f"expected a database URL string, got {kind(url)}")
-        return f"sqlite:///{base / 'data' / 'broadsheet.db'}"
+        return default
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
         if path and path != ":memory:" and not Path(path).is_absolute():
-            return f"sqlite:///{base / path}"
-        return url
-    if url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
-        return url.replace("postgres://", "postgresql://", 1)
-    check.fail(
-        "storage.url",
-        f"expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB, got {url!r}",
-    )
-    return f"sqlite:///{base / 'data' / 'broadsheet.db'}"
+            url = f"sqlite:///{base / path}"
+    elif url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        url = url.replace("postgres://", "postgresql://", 1)
+    else:
+        check.fail(
+            "storage.url",
+            f"expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB, got {mask_url(url)!r}",
+        )
+        return default
+    problem = url_problem(url)
+    if problem:
+        check.fail("storage.url", problem)
+        return default
+    return url
 
 
 _POLL_KEYS = {
@@ -274,12 +292,12 @@ def _digests(check: Checker, table: dict[str, Any], base: Path) -> DigestSetting
         check.fail("digests.excerpt_length", f"expected 0 (no excerpt) or more, got {excerpt}")
     unsubscribe = table.get("unsubscribe", "")
     return DigestSettings(
-        title=check.typed(table, "title", "digests", str, d.title),
+        title=check.converted(table, "title", "digests", header_text, d.title),
         output_dir=base / check.typed(table, "output_dir", "digests", str, str(d.output_dir)),
         send_empty=check.typed(table, "send_empty", "digests", bool, d.send_empty),
         templates=(base / templates) if templates else None,
         excerpt_length=max(excerpt, 0),
-        list_id=check.typed(table, "list_id", "digests", str, d.list_id),
+        list_id=check.converted(table, "list_id", "digests", list_id, d.list_id),
         unsubscribe=check.converted(table, "unsubscribe", "digests", address, "")
         if unsubscribe
         else "",
@@ -308,17 +326,16 @@ def _subscribers(check: Checker, raw: Any) -> list[Subscriber]:
     seen: set[str] = set()
     for where, item in check.array(raw, "subscribers"):
         check.keys(item, where, _SUBSCRIBER_KEYS)
-        email = item.get("email")
-        if not isinstance(email, str) or not EMAIL.match(email.strip()):
-            check.fail(
-                f"{where}.email", f'expected an address like "ann@example.org", got {email!r}'
-            )
-            email = None  # the rest of the entry is still checked: every problem at once
-        elif email.strip().lower() in seen:
+        email: str | None = None
+        try:
+            email = mailbox(item.get("email"))
+        except ValueError as exc:  # the rest of the entry is still checked: every problem at once
+            check.fail(f"{where}.email", str(exc))
+        if email is not None and email.lower() in seen:
             check.fail(f"{where}.email", f"{email} is listed twice")
-        else:
-            seen.add(email.strip().lower())
-        subscriber = _subscriber(check, item, where, (email or "").strip())
+        elif email is not None:
+            seen.add(email.lower())
+        subscriber = _subscriber(check, item, where, email or "")
         if email is not None:
             subscribers.append(subscriber)
     return subscribers
@@ -334,7 +351,7 @@ def _subscriber(check: Checker, item: dict[str, Any], where: str, email: str) ->
     timezone = check.typed(item, "timezone", where, str, "UTC")
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         check.fail(
             f"{where}.timezone",
             f'expected an IANA time zone like "Europe/Berlin", got {timezone!r}',
@@ -355,7 +372,7 @@ def _subscriber(check: Checker, item: dict[str, Any], where: str, email: str) ->
         schedule=schedule,
         cron=cron,
         timezone=timezone,
-        name=check.typed(item, "name", where, str, ""),
+        name=check.converted(item, "name", where, header_text, ""),
         tags=check.strings(item, "tags", where),
         feeds=feeds,
         deliver=tuple(dict.fromkeys(deliver)),
@@ -384,14 +401,14 @@ def _firing(cron: str, schedule: str) -> str:
 
 
 def _rules(check: Checker, item: dict[str, Any], where: str, key: str) -> tuple[str, ...]:
-    """Keyword rules: words, or /regular expressions/ that must compile."""
+    """Keyword rules: words, or /regular expressions/ that RE2 (linear time) can run."""
     rules = check.strings(item, key, where)
     for index, rule in enumerate(rules):
-        if len(rule) > 2 and rule.startswith("/") and rule.endswith("/"):
+        if is_regex(rule):
             try:
-                re.compile(rule[1:-1])
-            except re.error as exc:
-                check.fail(f"{where}.{key}[{index}]", f"not a valid regular expression: {exc}")
+                compile_regex(rule)
+            except ValueError as exc:
+                check.fail(f"{where}.{key}[{index}]", f"{rule!r} {exc}")
     return rules
 
 

@@ -11,9 +11,21 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Comment, Table, Whitespace
 
+from broadsheet.checks import http_url
 from ingest.errors import ConfigError
 from ingest.models import FeedSpec
 from ingest.opml import feed_key
+
+
+def refused(specs: Sequence[FeedSpec]) -> dict[str, str]:
+    """The feeds whose URL the config would refuse, each with the reason ``check`` gives."""
+    reasons = {}
+    for spec in specs:
+        try:
+            http_url(spec.url)
+        except ValueError as exc:
+            reasons[spec.url] = str(exc)
+    return reasons
 
 
 @dataclass
@@ -22,10 +34,15 @@ class Added:
 
     added: list[FeedSpec] = field(default_factory=list)
     present: list[tuple[FeedSpec, str]] = field(default_factory=list)
+    refused: list[tuple[FeedSpec, str]] = field(default_factory=list)  # with check's reason
 
 
 def add_feeds(path: Path, specs: Sequence[FeedSpec]) -> Added:
-    """Add ``[[feeds]]`` tables after the last one for feeds not yet listed (by ``feed_key``)."""
+    """Add ``[[feeds]]`` tables after the last one for feeds not yet listed (by ``feed_key``).
+
+    A URL the config would refuse is never written (see ``refused``): one such line would make
+    every later command stop on the config.
+    """
     try:
         text = path.read_text(encoding="utf-8")
         document = tomlkit.parse(text)
@@ -39,7 +56,11 @@ def add_feeds(path: Path, specs: Sequence[FeedSpec]) -> Added:
         raise ConfigError([f"{path}: feeds: expected [[feeds]] tables to add to"])
     present = {feed_key(str(table.get("url", ""))): str(table.get("url")) for table in feeds}
     done = Added()
+    bad = refused(specs)
     for spec in specs:
+        if spec.url in bad:
+            done.refused.append((spec, bad[spec.url]))
+            continue
         if (key := feed_key(spec.url)) in present:
             done.present.append((spec, present[key]))
             continue

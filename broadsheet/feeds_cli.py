@@ -17,6 +17,7 @@ from broadsheet.output import ConfigOption, err, out, run_or_exit, to_json
 from ingest import discover, opml
 from ingest.errors import BroadsheetError
 from ingest.models import PollSettings
+from ingest.redact import mask_data
 from ingest.store import feeds as stored_feeds
 
 app = typer.Typer(help="Show feed health; discover, import, export and reset feeds.")
@@ -32,7 +33,7 @@ def feeds(
     if ctx.invoked_subcommand is not None:
         return
     application = run_or_exit(lambda: App.open(config))
-    rows = run_or_exit(lambda: stored_feeds.health(application.engine))
+    rows = mask_data(run_or_exit(lambda: stored_feeds.health(application.engine)))
     if as_json:
         out.print(to_json(rows), markup=False)
         return
@@ -155,9 +156,12 @@ def import_command(
         out.print(f"skipped  {spec.url}: already in the config{same}", markup=False)
     for skipped in reading.skipped:
         out.print(f"skipped  {skipped.outline}: {skipped.reason}", markup=False)
+    for spec, reason in done.refused:
+        out.print(f"skipped  {spec.url}: {reason}", markup=False)
+    count = len(reading.skipped) + len(done.refused)
     out.print(
         f"{len(done.added)} added, {len(done.present)} already present, "
-        f"{len(reading.skipped)} skipped, to {settings.path}.",
+        f"{count} skipped, to {settings.path}.",
         markup=False,
     )
 

@@ -1,4 +1,8 @@
-"""Worker logs: human-readable lines by default, JSON lines with --log-format json."""
+"""Worker logs: human-readable lines by default, JSON lines with --log-format json.
+
+Either way credentials are masked (a database URL's password, a feed URL's token): log lines
+end up in files and log collectors that more people read than the config.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+
+from ingest.redact import mask_data, mask_text
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -24,7 +30,18 @@ class JsonFormatter(logging.Formatter):
         data |= {key: value for key, value in vars(record).items() if key not in _STANDARD}
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
-        return json.dumps(data, default=str)
+        return json.dumps(mask_data(data), default=lambda value: mask_text(str(value)))
+
+
+class TextFormatter(logging.Formatter):
+    """``time LEVEL message``, with credentials masked (in a traceback too)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a line (and its traceback), masked."""
+        return mask_text(super().format(record))
 
 
 class _MigrationChatter(logging.Filter):
@@ -45,9 +62,7 @@ def configure(log_format: str, level: int = logging.INFO) -> None:
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
-        )
+        handler.setFormatter(TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

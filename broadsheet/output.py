@@ -12,11 +12,21 @@ import typer
 from rich.console import Console
 
 from ingest.errors import BroadsheetError, ConfigError
+from ingest.redact import mask_data, mask_text
 
-out = Console(highlight=False, soft_wrap=True)
+
+class MaskedConsole(Console):
+    """A console that masks credentials in every string it is given to print."""
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        """Print like rich, with URLs' passwords and secret parameters hidden."""
+        super().print(*(mask_text(o) if isinstance(o, str) else o for o in objects), **options)
+
+
+out = MaskedConsole(highlight=False, soft_wrap=True)
 if not out.is_terminal:  # piped or logged: tables get room instead of the 80-column default
-    out = Console(highlight=False, soft_wrap=True, width=200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = MaskedConsole(highlight=False, soft_wrap=True, width=200)
+err = MaskedConsole(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
 
@@ -48,19 +58,19 @@ def run_or_exit(action: Callable[[], T]) -> T:
     except ConfigError as exc:
         err.print("[bold red]The config has problems:[/]")
         for problem in exc.problems:
-            err.print(f"  - {problem}", markup=False)
+            err.print(f"  - {mask_text(problem)}", markup=False)
         err.print("Fix them and run `broadsheet check` again.")
         raise typer.Exit(2) from None
     except BroadsheetError as exc:
         err.print("[bold red]error:[/] ", end="")
-        err.print(str(exc), markup=False)
+        err.print(mask_text(str(exc)), markup=False)
         raise typer.Exit(1) from None
 
 
 def to_json(value: Any) -> str:
-    """JSON with datetimes as ISO 8601 strings."""
-    return json.dumps(value, indent=2, default=_plain)
+    """JSON with datetimes as ISO 8601 strings, and credentials in every string masked."""
+    return json.dumps(mask_data(value), indent=2, default=_plain)
 
 
 def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else str(value)
+    return value.isoformat() if isinstance(value, datetime) else mask_text(str(value))

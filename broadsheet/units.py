@@ -18,22 +18,39 @@ _SIZE_UNITS = {
 }
 
 
+# Past these, a value is a typo (an extra digit or two), and dates or buffers built from it
+# would overflow: durations up to ten years, sizes up to a gibibyte.
+MAX_DURATION = 3650 * 86400.0
+MAX_DURATION_TEXT = "3650d"
+MAX_SIZE = 1024**3
+MAX_SIZE_TEXT = "1GiB"
+
+
 def parse_duration(text: str) -> float:
     """Seconds in a duration such as "20s", "30m", "1h", "1d"; ValueError when it is not one."""
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f'expected a duration such as "20s", "30m", "1h" or "1d", got {text!r}')
-    return float(match[1]) * _DURATION_UNITS[match[2]]
+    seconds = float(match[1]) * _DURATION_UNITS[match[2]]
+    if seconds > MAX_DURATION:
+        raise ValueError(
+            f"expected a duration of at most ten years ({MAX_DURATION_TEXT}), got {text!r}"
+        )
+    return seconds
 
 
 def parse_size(text: str | int) -> int:
     """Bytes in a size such as "10MB" or "512KiB" (a bare integer is bytes)."""
     if isinstance(text, int):
-        return text
-    match = _SIZE.match(text)
-    if not match:
-        raise ValueError(f'expected a size such as "512KB" or "10MB", got {text!r}')
-    return int(float(match[1]) * _SIZE_UNITS[(match[2] or "b").lower()])
+        size = text
+    else:
+        match = _SIZE.match(text)
+        if not match:
+            raise ValueError(f'expected a size such as "512KB" or "10MB", got {text!r}')
+        size = int(float(match[1]) * _SIZE_UNITS[(match[2] or "b").lower()])
+    if size > MAX_SIZE:
+        raise ValueError(f"expected a size of at most {MAX_SIZE_TEXT}, got {text!r}")
+    return size
 
 
 def format_duration(seconds: float) -> str:

@@ -13,7 +13,10 @@ The rules, in the order they apply:
    below keep the digest readable.
 3. Keywords, over the title and the plain-text excerpt. A rule is a word or phrase matched as
    whole words without regard to case (curly and straight apostrophes and quotes compare
-   equal), or ``/a regular expression/`` searched without regard to case. With ``include``
+   equal), or ``/a regular expression/`` searched without regard to case. Regular expressions
+   run on RE2, whose time grows linearly with the text: an admin's pattern such as ``(a+)+$``
+   cannot hang a digest over a hostile title. RE2 has no backreferences or lookarounds, and its
+   ``\\w``, ``\\d`` and ``\b`` are ASCII (``\\pL`` is any letter). With ``include``
    rules an entry must match one of them; an entry matching any ``exclude`` rule is dropped,
    whatever ``include`` says.
 4. Limits. Each feed keeps its ``max_per_feed`` newest entries; then ``max_items`` are taken
@@ -28,6 +31,8 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import re2
 
 from digests.models import DigestEntry, Window
 from digests.settings import Subscriber
@@ -92,26 +97,71 @@ def feed_filter(subscriber: Subscriber) -> Callable[[DigestEntry], bool]:
     return wanted
 
 
+def is_regex(rule: str) -> bool:
+    """Whether a keyword rule is a ``/regular expression/`` rather than words."""
+    return len(rule) > 2 and rule.startswith("/") and rule.endswith("/")
+
+
+def compile_regex(rule: str) -> Rule:
+    """A ``/regular expression/`` rule on RE2, case-insensitive; ValueError says why it cannot run."""
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    try:
+        pattern = re2.compile(rule[1:-1].translate(QUOTES), options)
+    except re2.error as exc:
+        detail = exc.args[0] if exc.args else "invalid"
+        reason = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+        raise ValueError(_explain(reason)) from exc
+    return lambda text: pattern.search(text) is not None
+
+
+_UNSUPPORTED = {
+    "(?=": "lookahead",
+    "(?!": "negative lookahead",
+    "(?<=": "lookbehind",
+    "(?<!": "negative lookbehind",
+    "(?>": "atomic group",
+}
+
+
+def _explain(reason: str) -> str:
+    """RE2's complaint, with what to write instead where the pattern needs backtracking."""
+    for operator, name in _UNSUPPORTED.items():
+        if operator in reason:
+            return (
+                f"cannot be used: a {name} ({operator}) needs a backtracking engine, and patterns "
+                "run on RE2, which keeps matching fast on any text; match the wanted words with "
+                "an include rule and the unwanted ones with an exclude rule instead"
+            )
+    if re.search(r"invalid escape sequence: \\[1-9]", reason):
+        return (
+            f"cannot be used: backreferences (\\1...) need a backtracking engine ({reason}), and "
+            "patterns run on RE2, which keeps matching fast on any text; spell out the repeated "
+            "text, or use a word rule"
+        )
+    return f"is not a valid regular expression ({reason}; patterns run on RE2)"
+
+
 def compile_rules(rules: Sequence[str], subscriber: Subscriber, key: str) -> list[Rule]:
     """Keyword rules as predicates over normalised text; ConfigError names a bad expression."""
     compiled = []
     for index, rule in enumerate(rules):
-        if len(rule) > 2 and rule.startswith("/") and rule.endswith("/"):
+        if is_regex(rule):
             try:
-                pattern = re.compile(rule[1:-1].translate(QUOTES), re.IGNORECASE)
-            except re.error as exc:
+                compiled.append(compile_regex(rule))
+            except ValueError as exc:
                 raise ConfigError(
                     [
-                        f"subscriber {subscriber.email}: {key}[{index}] {rule!r} is not a valid "
-                        f"regular expression ({exc}); fix or remove it in the config"
+                        f"subscriber {subscriber.email}: {key}[{index}] {rule!r} {exc}; fix or "
+                        "remove it in the config"
                     ]
                 ) from exc
-        else:
-            words = r"\s+".join(re.escape(word) for word in rule.translate(QUOTES).split())
-            if not words:
-                continue
+            continue
+        words = r"\s+".join(re.escape(word) for word in rule.translate(QUOTES).split())
+        if words:
             pattern = re.compile(rf"(?<!\w){words}(?!\w)", re.IGNORECASE)
-        compiled.append(_searcher(pattern))
+            compiled.append(_searcher(pattern))
     return compiled
 
 

@@ -36,6 +36,7 @@ def modules() -> dict[str, set[str]]:
         ("httpx", {"ingest/fetch.py"}),
         ("apscheduler", {"broadsheet/worker.py"}),
         ("smtplib", {"digests/mail.py"}),
+        ("re2", {"digests/select.py"}),
         ("feedparser", {"ingest/parse.py", "ingest/normalize.py"}),
         (
             "typer",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,40 +25,107 @@ from sqlalchemy.exc import (
 )
 
 from ingest.errors import StoreError
+from ingest.redact import mask_text, mask_url
+from ingest.store import diagnose
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 7_141_020_250  # pg_advisory_lock key: one migrating process at a time
 
 
-def create(url: str) -> Engine:
-    """An engine for ``url``: SQLite in WAL mode with write-ahead locking, or PostgreSQL."""
+BUSY_TIMEOUT = 60.0  # seconds an SQLite writer waits for another one before giving up
+
+
+def create(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
+    """An engine for ``url``: SQLite in WAL mode with write-ahead locking, or PostgreSQL.
+
+    ``busy_timeout`` is how long an SQLite writer queues behind another process's write. The
+    opening check uses it too: a shorter wait there would fail a command that starts while a
+    worker writes a large round, so only tests shorten it.
+    """
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(f"storage url {url!r} is not a database URL: {exc}") from exc
+    except (ArgumentError, ValueError) as exc:
+        raise StoreError(
+            f"storage url {mask_url(url)!r} is not a database URL ({mask_text(str(exc))}); "
+            f"{_WHERE_THE_URL_IS}"
+        ) from exc
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            folder = Path(parsed.database).parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(
-                    f"cannot create the folder {folder} for the SQLite store: "
-                    f"{exc.strerror or exc}; {_WHERE_THE_URL_IS}"
-                ) from exc
-        engine = create_engine(parsed, connect_args={"timeout": 60})
-        _sqlite_pragmas(engine)
+            _prepare_sqlite_file(Path(parsed.database))
+        engine = create_engine(parsed, connect_args={"timeout": busy_timeout})
+        _sqlite_pragmas(engine, busy_timeout)
         return engine
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10})
     raise StoreError(
-        f"storage url {url!r}: only sqlite:/// and postgresql+psycopg:// databases are supported"
+        f"storage url {mask_url(url)!r}: only sqlite:/// and postgresql+psycopg:// databases "
+        "are supported"
     )
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot name a store (credentials masked), or None when it can."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        return f"{mask_url(url)!r} is not a database URL ({mask_text(str(exc))})"
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        return (
+            f"expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB, got {mask_url(url)!r}"
+        )
+    return None
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """Refuse an existing file that cannot be a store; create a new one whole, never empty.
+
+    A new store is made under a temporary name and linked into place, so a zero-length file is
+    never one of ours being created: it is a failed copy, and using it would start an empty
+    store over the admin's data.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the folder {path.parent} for the SQLite store: "
+            f"{exc.strerror or exc}; {_WHERE_THE_URL_IS}"
+        ) from exc
+    try:
+        if not path.exists():
+            _create_sqlite_file(path)
+        with path.open("rb") as file:
+            header = file.read(100)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create or read the SQLite store {path}: {exc.strerror or exc}; "
+            f"check that this user can write it and its folder, or {_WHERE_THE_URL_IS}"
+        ) from exc
+    problem = diagnose.file_problem(path, size, header)
+    if problem:
+        raise StoreError(f"cannot open the store: {problem}")
+
+
+def _create_sqlite_file(path: Path) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        connection = sqlite3.connect(temporary)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")  # writes the header: never empty
+        finally:
+            connection.close()
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process created it first: use theirs
+    except sqlite3.Error as exc:
+        raise OSError(str(exc)) from exc
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _sqlite_pragmas(engine: Engine, busy_timeout: float) -> None:
     """WAL for concurrent readers; BEGIN IMMEDIATE so overlapping writers queue instead of failing."""
 
     @event.listens_for(engine, "connect")
@@ -66,7 +135,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -101,11 +170,13 @@ def upgrade(engine: Engine) -> None:
                     connection.commit()
     except OperationalError as exc:
         raise StoreError(
-            f"cannot open the store at {_safe(engine)}: {_first_line(exc)}; {_advice(engine)}"
+            f"cannot open the store at {_safe(engine)}: {diagnose.first_line(exc)}; "
+            f"{_advice(engine, exc)}, or {_WHERE_THE_URL_IS}"
         ) from exc
     except SQLAlchemyError as exc:
         raise StoreError(
-            f"cannot upgrade the store at {_safe(engine)}: {_first_line(exc)}"
+            f"cannot upgrade the store at {_safe(engine)}: {diagnose.first_line(exc)}; "
+            f"{_advice(engine, exc)}"
         ) from exc
 
 
@@ -121,9 +192,9 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(config).get_current_head()
 
 
-def open_store(url: str) -> Engine:
+def open_store(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
     """Open the database at ``url`` and upgrade its schema; errors say what to check."""
-    engine = create(url)
+    engine = create(url, busy_timeout=busy_timeout)
     upgrade(engine)
     return engine
 
@@ -140,9 +211,11 @@ def failures(doing: str, kept: str) -> Iterator[None]:
     except StoreError:
         raise
     except SQLAlchemyError as exc:
+        orig = getattr(exc, "orig", None) or exc
+        dialect = "sqlite" if type(orig).__module__.startswith("sqlite3") else "postgresql"
+        found = diagnose.advice(exc, dialect) or "check that the database is running and reachable"
         raise StoreError(
-            f"the store failed while {doing}: {_first_line(exc)}; {kept}. Check that the "
-            "database is running and reachable"
+            f"the store failed while {doing}: {diagnose.first_line(exc)}; {kept}. {_capital(found)}"
         ) from exc
 
 
@@ -163,16 +236,18 @@ def is_outage(exc: BaseException) -> bool:
 _WHERE_THE_URL_IS = "change [storage] url in the config (or BROADSHEET_DATABASE_URL)"
 
 
-def _advice(engine: Engine) -> str:
+def _advice(engine: Engine, error: BaseException) -> str:
+    found = diagnose.advice(error, engine.dialect.name, engine.url.database)
+    if found:
+        return found
     if engine.dialect.name == "postgresql":
-        return f"check that the server is running and the database exists, or {_WHERE_THE_URL_IS}"
-    return f"check that this user can write the file and its folder, or {_WHERE_THE_URL_IS}"
+        return "check that the server is running and the database exists"
+    return "check that this user can write the file and its folder"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _safe(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=True)
-
-
-def _first_line(exc: Exception) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    return mask_url(engine.url.render_as_string(hide_password=True))
