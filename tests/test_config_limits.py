@@ -226,7 +226,8 @@ def test_a_catastrophic_pattern_over_a_long_title_does_not_hang_the_digest(
     )
     path = write(
         tmp_path,
-        f'[[feeds]]\nurl = "{url}"\n\n[[subscribers]]\nemail = "a@example.org"\n'
+        f'[poll]\nallow_private = true\n\n[[feeds]]\nurl = "{url}"\n\n'
+        '[[subscribers]]\nemail = "a@example.org"\n'
         'deliver = ["markdown"]\nexclude = ["/(a+)+$/", "/(a|aa)+c/", "/(.*a){25}x/"]\n',
     )
     code, output = cli("poll", "--config", str(path))

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from broadsheet import config
-from digests import ledger, mail
-from digests.deliver import Delivery, compose, deliver_due, due_window
+from digests import mail
+from digests.deliver import Delivery, compose, deliver_due, due_windows, message_id
 from digests.render import render_html, render_markdown, render_text, subject
 from ingest.errors import ConfigError, DeliveryError
 from ingest.models import Entry, FeedSpec
@@ -276,11 +276,16 @@ def run_digests(settings: config.Settings, engine: Engine) -> None:
     """The dry run, the previews and the email of every subscriber, as the commands do them."""
     delivery = Delivery(settings.smtp, settings.digests)
     deliver_due(
-        engine, delivery, settings.subscribers, NOW, owner="hypothesis", force=True, dry_run=True
+        engine,
+        delivery,
+        settings.subscribers,
+        lambda: NOW,
+        owner="hypothesis",
+        force=True,
+        dry_run=True,
     )
     for subscriber in settings.subscribers:
-        window = due_window(engine, subscriber, NOW, force=True)
-        assert window is not None
+        ((_, window),) = due_windows(engine, [subscriber], NOW, force=True)
         try:
             digest = compose(engine, delivery, subscriber, window)
             html = render_html(digest, settings.digests)
@@ -294,7 +299,7 @@ def run_digests(settings: config.Settings, engine: Engine) -> None:
             subject=subject(digest),
             text=text,
             html=html,
-            message_id=ledger.message_id(subscriber.key, window.start, delivery.domain),
+            message_id=message_id(subscriber.key, window.start, delivery.domain),
             date=NOW,
             list_id=settings.digests.list_id,
             unsubscribe=delivery.unsubscribe,

@@ -283,11 +283,6 @@ def read_only(path: Path) -> Iterator[None]:
             subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a read-only SQLite file: the feeds' sync on opening the store raises sqlite3's "
-    "'attempt to write a readonly database' as a traceback, not as a StoreError",
-)
 def test_a_read_only_database_file_is_named(tmp_path: Path, feed_server: FeedServer) -> None:
     database = tmp_path / "store.db"
     config = write_config(
@@ -301,14 +296,11 @@ def test_a_read_only_database_file_is_named(tmp_path: Path, feed_server: FeedSer
         done = run(config, "poll")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
-    assert "cannot open the store" in done.stderr and "readonly" in done.stderr, done.stderr
+    assert "read-only" in done.stderr and "cannot write the database file" in done.stderr, (
+        done.stderr
+    )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a truncated SQLite file: the feeds' sync on opening the store raises 'database disk "
-    "image is malformed' as a traceback, not as a StoreError naming the file",
-)
 def test_a_truncated_database_file_is_named(tmp_path: Path, feed_server: FeedServer) -> None:
     database = tmp_path / "store.db"
     config = write_config(

@@ -29,6 +29,7 @@ def config(
 ) -> Path:
     path = tmp_path / "broadsheet.toml"
     head = f'[storage]\nurl = "{storage}"\n\n' if storage else ""
+    head += "[poll]\nallow_private = true\n\n"  # feeds on 127.0.0.1
     path.write_text(f'{head}[[feeds]]\nurl = "{feed}"\n', encoding="utf-8")
     return path
 
