@@ -75,11 +75,11 @@ class Checker:
             self.fail(f"{where}.{key}", str(exc))
             return default
 
-    def positive(self, table: dict[str, Any], key: str, where: str, default: int) -> int:
-        """A whole number of at least 1."""
+    def positive(self, table: dict[str, Any], key: str, where: str, default: int, most: int) -> int:
+        """A whole number from 1 to ``most`` (a bound, so that what passes can run)."""
         value = self.typed(table, key, where, int, default)
-        if value < 1:
-            self.fail(f"{where}.{key}", f"expected a whole number of at least 1, got {value}")
+        if not 1 <= value <= most:
+            self.fail(f"{where}.{key}", f"expected a whole number from 1 to {most:,}, got {value}")
             return default
         return value
 

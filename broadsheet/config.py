@@ -175,6 +175,9 @@ _POLL_KEYS = {
 }
 
 
+MAX_WORKERS = 64  # parser processes: more only costs memory
+
+
 def _poll(check: Checker, table: dict[str, Any]) -> PollSettings:
     d = PollSettings()
     durations = {
@@ -190,18 +193,19 @@ def _poll(check: Checker, table: dict[str, Any]) -> PollSettings:
         )
     }
     workers = check.typed(table, "workers", "poll", int, d.workers)
-    if workers < 0:
-        check.fail("poll.workers", f"expected 0 (one per CPU) or more, got {workers}")
+    if not 0 <= workers <= MAX_WORKERS:
+        check.fail("poll.workers", f"expected 0 (one per CPU) to {MAX_WORKERS}, got {workers}")
+        workers = d.workers
     redirects = check.typed(table, "max_redirects", "poll", int, d.max_redirects)
     if not 0 <= redirects <= 20:
         check.fail("poll.max_redirects", f"expected 0 to 20, got {redirects}")
     return PollSettings(
-        concurrency=check.positive(table, "concurrency", "poll", d.concurrency),
-        per_host=check.positive(table, "per_host", "poll", d.per_host),
+        concurrency=check.positive(table, "concurrency", "poll", d.concurrency, 1000),
+        per_host=check.positive(table, "per_host", "poll", d.per_host, 100),
         max_bytes=check.converted(table, "max_bytes", "poll", size, d.max_bytes),
         max_redirects=redirects,
         user_agent=check.typed(table, "user_agent", "poll", str, "") or USER_AGENT,
-        workers=max(workers, 0),
+        workers=workers,
         allow_private=check.typed(table, "allow_private", "poll", bool, d.allow_private),
         **durations,
     )
@@ -376,8 +380,8 @@ def _subscriber(check: Checker, item: dict[str, Any], where: str, email: str) ->
         tags=check.strings(item, "tags", where),
         feeds=feeds,
         deliver=tuple(dict.fromkeys(deliver)),
-        max_per_feed=check.positive(item, "max_per_feed", where, 10),
-        max_items=check.positive(item, "max_items", where, 100),
+        max_per_feed=check.positive(item, "max_per_feed", where, 10, 10_000),
+        max_items=check.positive(item, "max_items", where, 100, 10_000),
         include=_rules(check, item, where, "include"),
         exclude=_rules(check, item, where, "exclude"),
     )

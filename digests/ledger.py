@@ -73,7 +73,8 @@ def after_failure(
 def retry_delay(attempts: int, settings: DigestSettings) -> timedelta:
     """Backoff before retrying a failed delivery: doubling from retry_base, capped at retry_max."""
     return timedelta(
-        seconds=min(settings.retry_base * 2 ** max(attempts - 1, 0), settings.retry_max)
+        # The exponent is capped: a window failing for years would overflow a float.
+        seconds=min(settings.retry_base * 2.0 ** min(max(attempts - 1, 0), 32), settings.retry_max)
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ from typer.testing import CliRunner
 
 from broadsheet import config
 from broadsheet.cli import app
+from digests.ledger import retry_delay
+from digests.settings import DigestSettings
 from ingest.errors import ConfigError
 
 runner = CliRunner()
@@ -124,6 +127,35 @@ def test_sizes_are_limited_to_a_gibibyte(tmp_path: Path, huge: str) -> None:
     text = problems(tmp_path, FEED + f"[poll]\nmax_bytes = {huge}\n")
     assert "poll.max_bytes: expected a size of at most 1GiB" in text
     config.load(write(tmp_path, FEED + '[poll]\nmax_bytes = "1GiB"\n'))
+
+
+COUNT_KEYS = {
+    "poll.workers": ("[poll]\nworkers = {}\n", 64),
+    "poll.concurrency": ("[poll]\nconcurrency = {}\n", 1000),
+    "poll.per_host": ("[poll]\nper_host = {}\n", 100),
+    "subscribers[0].max_items": (
+        '[[subscribers]]\nemail = "a@example.org"\nmax_items = {}\n',
+        10_000,
+    ),
+    "subscribers[0].max_per_feed": (
+        '[[subscribers]]\nemail = "a@example.org"\nmax_per_feed = {}\n',
+        10_000,
+    ),
+}
+
+
+@pytest.mark.parametrize("key", sorted(COUNT_KEYS))
+def test_counts_are_bounded_so_what_passes_can_run(tmp_path: Path, key: str) -> None:
+    table, most = COUNT_KEYS[key]
+    for huge in (most + 1, 10**18):
+        text = problems(tmp_path, FEED + table.format(huge))
+        assert f": {key}: expected " in text and f"to {most:,}, got {huge}" in text, text
+    config.load(write(tmp_path, FEED + table.format(most)))
+
+
+def test_a_digest_failing_for_years_still_gets_a_retry_time() -> None:
+    settings = DigestSettings(retry_base=300.0, retry_max=21600.0)
+    assert retry_delay(5000, settings) == timedelta(seconds=21600)
 
 
 BAD_URLS = [
