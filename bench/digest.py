@@ -26,7 +26,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the packages, no
 from digests.cluster import cluster
 from digests.digest import Digest, group
 from digests.models import DigestEntry, Window
-from digests.render import BUDGET, _fitted, fit, html_of, render_html, render_markdown, render_text
+from digests.render import (
+    BUDGET,
+    _fitted,
+    fit,
+    html_of,
+    render_html,
+    render_markdown,
+    render_text,
+    sent_size,
+)
 from digests.select import Selection, select
 from digests.settings import DigestSettings, Subscriber
 
@@ -160,9 +169,9 @@ def sizes(stories: int) -> tuple[int, int, int, int, int]:
     clustering = cluster(select(data, subscriber, window).entries)
     digest = Digest("Bench", subscriber, window, group(clustering.items[:stories], subscriber), ())
     sent, shown = render_html(digest, settings), fit(digest, settings)
-    whole = len(html_of(digest, settings).encode())
+    whole = sent_size(html_of(digest, settings))
     counts = len(shown.items), len(shown.brief), len(shown.unlisted)
-    return whole, len(sent.encode()), *counts
+    return whole, sent_size(sent), *counts
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from test_render import HARBOR, NORTHWIND, QUAYSIDE, SETTINGS, golden_digest, ma
 
 from digests.digest import Digest
 from digests.models import DigestEntry
-from digests.render import BUDGET, fit, render_html
+from digests.render import BUDGET, fit, render_html, sent_size
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed: pip install -e '.[test]'"
@@ -124,7 +124,7 @@ def test_nothing_is_wider_than_the_screen(
     browser: Any, hostile: Digest, tmp_path: Path, width: int, scheme: str
 ) -> None:
     html = render_html(hostile, SETTINGS)
-    assert len(html.encode()) <= BUDGET and fit(hostile, SETTINGS).brief
+    assert sent_size(html) <= BUDGET and fit(hostile, SETTINGS).brief
     page = tmp_path / "digest.html"
     page.write_text(html, encoding="utf-8")
     tab = browser.new_page(viewport={"width": width, "height": 800}, color_scheme=scheme)
