@@ -214,3 +214,32 @@ def test_a_read_only_filesystem_says_the_file_cannot_be_written(tmp_path: Path) 
     assert output.startswith("no error\ncannot open the store at sqlite:///"), output
     assert "unable to open database file" in output
     assert "cannot write" in output and "read-only" in output
+
+
+def test_opening_the_store_again_in_one_process_leaves_the_first_engine_working(
+    tmp_path: Path,
+) -> None:
+    # A worker reloading its config opens the store again while its first engine holds it.
+    url = f"sqlite:///{tmp_path / 'broadsheet.db'}"
+    first = open_store(url)
+    try:
+        with first.connect() as conn:  # pooled, still open: SQLite holds its locks
+            conn.execute(text("SELECT count(*) FROM feeds"))
+        for _ in range(3):
+            with first.begin() as conn:
+                conn.execute(text("CREATE TABLE IF NOT EXISTS probe (n INTEGER)"))
+            another = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            another += "c.execute('INSERT INTO probe VALUES (3)'); c.commit()"
+            subprocess.run([sys.executable, "-c", another, url[10:]], check=True)
+            second = open_store(url)
+            with second.begin() as conn:
+                conn.execute(text("CREATE TABLE IF NOT EXISTS probe (n INTEGER)"))
+                conn.execute(text("INSERT INTO probe VALUES (1)"))
+            second.dispose()
+            with first.begin() as conn:
+                conn.execute(text("INSERT INTO probe VALUES (2)"))
+        with first.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM probe")).scalar_one() == 9
+            assert conn.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
+    finally:
+        first.dispose()

@@ -54,6 +54,8 @@ def create(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
             _prepare_sqlite_file(Path(parsed.database))
         engine = create_engine(parsed, connect_args={"timeout": busy_timeout})
         _sqlite_pragmas(engine, busy_timeout)
+        if parsed.database and parsed.database != ":memory:":
+            _count_connections(engine, Path(parsed.database))
         return engine
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
@@ -95,9 +97,12 @@ def _prepare_sqlite_file(path: Path) -> None:
     try:
         if not path.exists():
             _create_sqlite_file(path)
+        status = path.stat()
+        if _OPEN.get((status.st_dev, status.st_ino)):
+            return  # this process has it open: closing a descriptor of ours would drop its locks
         with path.open("rb") as file:
             header = file.read(100)
-        size = path.stat().st_size
+        size = status.st_size
     except OSError as exc:
         raise StoreError(
             f"cannot create or read the SQLite store {path}: {exc.strerror or exc}; "
@@ -106,6 +111,31 @@ def _prepare_sqlite_file(path: Path) -> None:
     problem = diagnose.file_problem(path, size, header)
     if problem:
         raise StoreError(f"cannot open the store: {problem}")
+
+
+# SQLite connections this process holds, per file (device, inode). POSIX record locks belong to
+# a process, and closing any descriptor of a file drops all of them: reading the header while an
+# engine of this process holds the file (a worker reloading its config) would silently unlock it
+# under SQLite ("How To Corrupt An SQLite Database File", section 2.2). Counted by the pool's
+# connect and close events.
+_OPEN: dict[tuple[int, int], int] = {}
+
+
+def _count_connections(engine: Engine, path: Path) -> None:
+    status = path.stat()
+    key = (status.st_dev, status.st_ino)
+
+    @event.listens_for(engine, "connect")
+    def _opened(_dbapi_connection: Any, _record: Any) -> None:
+        _OPEN[key] = _OPEN.get(key, 0) + 1
+
+    @event.listens_for(engine, "close")
+    def _closed(_dbapi_connection: Any, _record: Any) -> None:
+        _OPEN[key] = _OPEN.get(key, 1) - 1
+
+    @event.listens_for(engine, "close_detached")
+    def _closed_detached(_dbapi_connection: Any) -> None:
+        _OPEN[key] = _OPEN.get(key, 1) - 1
 
 
 def _create_sqlite_file(path: Path) -> None:
