@@ -13,6 +13,17 @@ from digests.deliver import Delivery
 from ingest.store import feeds as stored_feeds
 from ingest.store.database import failures, open_store
 
+# Stores that commands of this process opened; closed when the command ends (``close_opened``),
+# so that their connections (a PostgreSQL server's, SQLite's file locks) do not outlive it even
+# when the command runs inside a longer process.
+_OPENED: list[App] = []
+
+
+def close_opened() -> None:
+    """Close every store a command opened with ``App.open``."""
+    while _OPENED:
+        _OPENED.pop().close()
+
 
 class App:
     """Settings, and the store (opened, upgraded and synced with the config on first use)."""
@@ -31,6 +42,7 @@ class App:
         """Read the config and open the store now, so that store errors surface here."""
         application = cls.load(path)
         _ = application.engine
+        _OPENED.append(application)
         return application
 
     @property

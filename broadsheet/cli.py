@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from broadsheet import __version__, advice, digest_cli, feeds_cli, logs
-from broadsheet.app import App
+from broadsheet.app import App, close_opened
 from broadsheet.health import judge
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
 from broadsheet.units import parse_duration
@@ -41,6 +41,7 @@ def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
     """Options before the command apply to it; ``--config`` after the command wins."""
+    ctx.call_on_close(close_opened)  # the store a command opens is closed when it ends
     if version:
         out.print(f"broadsheet {__version__}", markup=False)
         raise typer.Exit()
