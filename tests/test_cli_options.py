@@ -7,6 +7,9 @@ import os
 from pathlib import Path
 
 import typer
+from processes import cli, write_config
+from sqlalchemy import Engine, create_engine, text
+from stores import PG_SERVER, fresh_pg_schema
 from typer.testing import CliRunner
 
 from broadsheet import __version__
@@ -79,3 +82,30 @@ def test_health_within_that_is_no_duration_is_a_usage_error(tmp_path: Path) -> N
         code, output = invoke("health", "--within", within, "--config", str(config), cwd=tmp_path)
         assert code == 2, output
         assert output.startswith("--within: expected a duration") and "Traceback" not in output
+
+
+def test_a_command_closes_its_store_when_it_ends(tmp_path: Path) -> None:
+    # Commands run inside longer processes too (these tests, a scheduler): a store left open
+    # would hold a PostgreSQL connection for as long as that process lives.
+    name = f"broadsheet_close_{os.getpid()}"
+    url = fresh_pg_schema(name) + f"&application_name={name}"  # its connections, by name
+    config = write_config(
+        tmp_path / "broadsheet.toml", ["https://example.org/feed"], storage={"url": url}
+    )
+    watcher = create_engine(PG_SERVER)
+    try:
+        for command in (["feeds", "--json"], ["poll", "--json"], ["digest", "--json"]):
+            code, out, err = cli(config, *command)
+            assert code == 0, out + err
+            assert backends(watcher, name) == 0, command
+    finally:
+        with watcher.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+        watcher.dispose()
+
+
+def backends(engine: Engine, name: str) -> int:
+    """Connections open under the application name ``name``."""
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name")
+    with engine.connect() as conn:
+        return int(conn.execute(query, {"name": name}).scalar_one())
