@@ -21,9 +21,9 @@ from .normalize import (
     dedupe,
     parse_duration,
     parse_length,
-    person_name,
     plain_title,
 )
+from .people import person_name
 from .urls import canonical_link
 
 KINDS = {"https://jsonfeed.org/version/1": "json10", "https://jsonfeed.org/version/1.1": "json11"}

@@ -7,17 +7,16 @@ import dataclasses
 import hashlib
 import html as htmllib
 import json
-import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote
 
 from .excerpts import story_excerpt
 from .images import Image, body_images, lead_image, pixels
 from .models import Enclosure, Entry
+from .people import fp_people
 from .sanitize import clean_text, excerpt, sanitize_html, to_text
 from .urls import canonical_link, is_web_url, resolve_url
 
@@ -31,8 +30,6 @@ MAX_ID_CHARS = 1024  # longer guids are hashed into the identity
 MAX_NAMES = 50  # authors, tags and enclosures kept per entry
 MAX_NAME_CHARS = 200
 _get = dict.get
-_ADDRESS_THEN_NAME = re.compile(r"<?[^\s@<>()]+@[^\s<>()]+>?\s*\((.*)\)")
-_NAME_THEN_ADDRESS = re.compile(r"(.*?)\s*<([^\s@<>]+@[^\s<>]+)>")
 
 
 @dataclass(frozen=True)
@@ -272,55 +269,10 @@ def _entry_base(entry: dict[str, Any], ctx: FeedContext) -> str | None:
     return None
 
 
-def fp_people(container: dict[str, Any]) -> tuple[str, ...]:
-    """Names of the people feedparser found on an entry, a source or a feed (name, email, uri)."""
-    people = _dicts(container, "authors")
-    raw = _text(_get(container, "author")) or ""
-    if len(people) == 1 and _cut_short(_text(_get(people[0], "email")), raw):
-        return (_rss_person(raw),)
-    names = [
-        person_name(_text(_get(p, "name")), _text(_get(p, "email")), _text(_get(p, "href"))) or ""
-        for p in people
-    ]
-    if not any(names):
-        names = [_text(_get(container, "author")) or ""]
-    return tuple(n for n in names if n.strip())
-
-
-def _cut_short(email: str | None, raw: str) -> bool:
-    """True when feedparser read only part of an address (it takes top-level domains of 2-4
-    letters, so "joe@news.example (Joe)" gives "joe@news.exam" and the name "ple (Joe")."""
-    if not email or "@" not in raw:
-        return False
-    at = raw.find(email)
-    return at >= 0 and raw[at + len(email) : at + len(email) + 1].isalnum()
-
-
-def _rss_person(raw: str) -> str:
-    """The name in an RSS ``<author>``: "joe@x.example (Joe)", "Joe <joe@x.example>" or the address."""
-    text = " ".join(raw.split())
-    if match := _ADDRESS_THEN_NAME.fullmatch(text):
-        return match.group(1).strip() or text
-    if match := _NAME_THEN_ADDRESS.fullmatch(text):
-        return match.group(1).strip(' "') or match.group(2)
-    return text.strip("<>")
-
-
 def _fp_authors(entry: dict[str, Any]) -> tuple[str, ...]:
     """The entry's own authors, else those of its Atom ``<source>`` (RFC 4287 4.2.11)."""
     source = _get(entry, "source")
     return fp_people(entry) or (fp_people(source) if isinstance(source, dict) else ())
-
-
-def person_name(name: str | None, email: str | None = None, url: str | None = None) -> str | None:
-    """How a person is shown: the name, else the e-mail address, else the web address."""
-    for value in (name, email):
-        if value and value.strip():
-            return value.strip()
-    url = (url or "").strip()
-    if url[:7].lower() == "mailto:":
-        url = unquote(url[7:].partition("?")[0]).strip()
-    return url or None
 
 
 def _fp_images(entry: dict[str, Any], enclosures: list[dict[str, Any]]) -> tuple[Image, ...]:

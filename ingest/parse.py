@@ -38,10 +38,10 @@ from .normalize import (
     FeedContext,
     dedupe,
     entry_from_feedparser,
-    fp_people,
     is_html_type,
     plain_title,
 )
+from .people import fp_people
 from .urls import canonical_link
 
 MAX_ENTRIES = 1000  # entries normalised per document; the rest are reported in the warning
