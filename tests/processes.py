@@ -245,3 +245,15 @@ def entry_counts(engine: Engine) -> dict[str, int]:
     )
     with engine.connect() as conn:
         return {url: count for url, count in conn.execute(query)}
+
+
+def round_done(engine: Engine, since: datetime, total: int) -> bool:
+    """True when every feed was fetched at or after ``since`` and no lease is held."""
+    with engine.connect() as conn:
+        fetched = conn.execute(
+            select(func.count()).select_from(feeds).where(feeds.c.last_fetch_at >= since)
+        ).scalar_one()
+        leased = conn.execute(
+            select(func.count()).select_from(feeds).where(feeds.c.lease_owner.is_not(None))
+        ).scalar_one()
+    return fetched == total and leased == 0

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from processes import Worker, daily_schedule, entry_counts, wait_for, write_config
+from processes import Worker, daily_schedule, entry_counts, round_done, wait_for, write_config
 from proxy import TcpProxy
 from server import FeedServer, Reply, Request, delayed, generated_feed
 from smtp import SmtpServer
@@ -57,18 +57,6 @@ def start_workers(stack: ExitStack, tmp_path: Path, configs: list[Path], url: st
         stack.enter_context(Worker(config, tmp_path / f"worker-{i}.log", env=env))
         for i, config in enumerate(configs)
     ]
-
-
-def round_done(engine: Engine, since: datetime, total: int) -> bool:
-    """True when every feed was fetched at or after ``since`` and no lease is held."""
-    with engine.connect() as conn:
-        fetched = conn.execute(
-            select(func.count()).select_from(feeds).where(feeds.c.last_fetch_at >= since)
-        ).scalar_one()
-        leased = conn.execute(
-            select(func.count()).select_from(feeds).where(feeds.c.lease_owner.is_not(None))
-        ).scalar_one()
-    return fetched == total and leased == 0
 
 
 def new_round(engine: Engine) -> datetime:

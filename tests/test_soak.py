@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from processes import Worker, descendants, wait_for, write_config
+from processes import Worker, descendants, round_done, wait_for, write_config
 from server import FeedServer, Handler, Reply, Request, generated_feed
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import update
 from suites import long_run, size
 
 from ingest.store.database import open_store
@@ -73,18 +73,6 @@ def flapping(server: FeedServer, n: int, rounds: list[int]) -> Handler:
     return handle
 
 
-def round_over(engine: Engine, since: datetime) -> bool:
-    """Every feed was fetched since ``since`` and no lease is held."""
-    with engine.connect() as conn:
-        fetched = conn.execute(
-            select(func.count()).select_from(feeds).where(feeds.c.last_fetch_at >= since)
-        ).scalar_one()
-        leased = conn.execute(
-            select(func.count()).select_from(feeds).where(feeds.c.lease_owner.is_not(None))
-        ).scalar_one()
-    return fetched == FEEDS and leased == 0
-
-
 @pytest.mark.timeout(3600 if long_run() else 300)
 def test_the_worker_holds_steady_over_rounds_of_flapping_feeds(
     tmp_path: Path, feed_server: FeedServer
@@ -117,7 +105,7 @@ def test_the_worker_holds_steady_over_rounds_of_flapping_feeds(
             since = datetime.now(UTC)
             with engine.begin() as conn:
                 conn.execute(update(feeds).values(next_poll_at=since))
-            wait_for(lambda s=since: round_over(engine, s), f"round {number}", timeout=600)
+            wait_for(lambda s=since: round_done(engine, s, FEEDS), f"round {number}", timeout=600)
             samples.append(sample(worker.pid))
         assert worker.running
         assert "Traceback" not in worker.text()
