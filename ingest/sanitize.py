@@ -164,18 +164,6 @@ def is_beacon(url: str) -> bool:
     )
 
 
-def first_image(clean_html: str) -> str | None:
-    """The src of the first image of already sanitized HTML, if any."""
-    start = clean_html.find("<img")
-    if start < 0:
-        return None
-    end = clean_html.find(">", start)
-    for name, value in _ATTR.findall(clean_html, start, end):
-        if name == "src":
-            return htmllib.unescape(value)
-    return None
-
-
 def to_text(html: str) -> str:
     """Plain text of an HTML fragment: tags dropped, entities decoded, whitespace collapsed."""
     if not html:

@@ -6,12 +6,12 @@ from html.parser import HTMLParser
 
 import pytest
 
+from ingest.images import body_images
 from ingest.sanitize import (
     ALLOWED_ATTRIBUTES,
     ALLOWED_TAGS,
     clean_text,
     excerpt,
-    first_image,
     is_beacon,
     sanitize_html,
     to_text,
@@ -220,7 +220,7 @@ def test_lazy_images_get_their_real_address(html: str, expected: str) -> None:
 
 def test_a_lazy_image_can_be_the_lead_image() -> None:
     cleaned = sanitize_html('<p>Text</p><img data-src="/lead.jpg" alt="Harbour">', BASE)
-    assert first_image(cleaned) == "https://news.example/lead.jpg"
+    assert [image.url for image in body_images(cleaned)] == ["https://news.example/lead.jpg"]
 
 
 @pytest.mark.parametrize("unit", ["<div>", "<ul><li>", "<blockquote>", "<b>x</i>"])
@@ -268,7 +268,7 @@ def test_excerpt(text: str, length: int, expected: str) -> None:
     assert len(result) <= length
 
 
-def test_first_image() -> None:
+def test_body_images_skip_pixels_and_decode_addresses() -> None:
     html = sanitize_html('<p>x</p><img src="/p.gif" width="1"><img src="/a.jpg?x=1&amp;y=2">', BASE)
-    assert first_image(html) == "https://news.example/a.jpg?x=1&y=2"
-    assert first_image("<p>none</p>") is None
+    assert [image.url for image in body_images(html)] == ["https://news.example/a.jpg?x=1&y=2"]
+    assert body_images("<p>none</p>") == []
