@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from broadsheet import USER_AGENT, subscriber_table
 from broadsheet.checks import (
@@ -24,7 +25,7 @@ from broadsheet.checks import (
     list_id,
     size,
 )
-from digests.settings import DigestSettings, SmtpSettings, Subscriber
+from digests.settings import DigestSettings, SmtpSettings, Subscriber, WebSettings
 from ingest.errors import ConfigError
 from ingest.models import FeedSpec, PollSettings
 from ingest.redact import mask_url
@@ -56,6 +57,7 @@ class Settings:
     digests: DigestSettings = field(default_factory=DigestSettings)
     subscribers: tuple[Subscriber, ...] = ()
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def base(self) -> Path:
@@ -113,7 +115,9 @@ def apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[s
 def parse(raw: dict[str, Any], file: Path) -> Settings:
     """Validate an already-decoded config; ``file`` names it in messages and anchors paths."""
     check = Checker(file)
-    check.keys(raw, "", {"storage", "poll", "feeds", "smtp", "digests", "subscribers", "worker"})
+    check.keys(
+        raw, "", {"storage", "poll", "feeds", "smtp", "digests", "subscribers", "worker", "web"}
+    )
     base = file.resolve().parent
     storage = check.table(raw, "storage", {"url"})
     storage_url = _storage_url(check, storage.get("url", "sqlite:///data/broadsheet.db"), base)
@@ -123,9 +127,10 @@ def parse(raw: dict[str, Any], file: Path) -> Settings:
     digests = _digests(check, check.table(raw, "digests", _DIGEST_KEYS), base)
     subscribers = tuple(subscriber_table.subscribers(check, raw.get("subscribers", [])))
     worker = _worker(check, check.table(raw, "worker", _WORKER_KEYS))
+    web = _web(check, check.table(raw, "web", _WEB_KEYS))
     if check.problems:
         raise ConfigError(check.problems)
-    return Settings(file, storage_url, poll, feeds, smtp, digests, subscribers, worker)
+    return Settings(file, storage_url, poll, feeds, smtp, digests, subscribers, worker, web)
 
 
 def _storage_url(check: Checker, url: Any, base: Path) -> str:
@@ -324,3 +329,45 @@ def _worker(check: Checker, table: dict[str, Any]) -> WorkerSettings:
             table, "healthy_within", "worker", duration, d.healthy_within
         ),
     )
+
+
+_WEB_KEYS = {"base_url", "host", "port", "secret_env"}
+MIN_SECRET = 32  # characters of the signing key: 'broadsheet web --new-secret' prints 43
+NEW_SECRET = "broadsheet web --new-secret"
+
+
+def _web(check: Checker, table: dict[str, Any]) -> WebSettings:
+    d = WebSettings()
+    base_url = check.converted(table, "base_url", "web", _base_url, d.base_url)
+    port = check.typed(table, "port", "web", int, d.port)
+    if not 0 < port < 65536:
+        check.fail("web.port", f"expected a port number from 1 to 65535, got {port}")
+        port = d.port
+    web = WebSettings(
+        base_url=base_url,
+        host=check.typed(table, "host", "web", str, d.host) or d.host,
+        port=port,
+        secret_env=check.typed(table, "secret_env", "web", str, d.secret_env),
+    )
+    if web.base_url and not web.secret_env:
+        check.fail("web.secret_env", "expected the name of the variable that holds the signing key")
+    elif web.base_url and len(web.secret) < MIN_SECRET:
+        state = "is not set" if not web.secret else f"holds fewer than {MIN_SECRET} characters"
+        check.fail(
+            "web.base_url",
+            f"links to {web.base_url} are signed with the key in ${web.secret_env}, which {state}; "
+            f"make one with `export {web.secret_env}=$({NEW_SECRET})` (keep it: changing it "
+            "breaks every link already mailed), or empty base_url to send no web links",
+        )
+    return web
+
+
+def _base_url(value: Any) -> str:
+    """An http(s) URL without query or fragment, with no trailing slash ('' allowed: no links)."""
+    if value == "":
+        return ""
+    url = http_url(value)
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise ValueError(f"expected the pages' address without ?query or #fragment, got {value!r}")
+    return url.rstrip("/")

@@ -44,6 +44,28 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The ``[web]`` table: where ``broadsheet web`` listens and the key that signs links."""
+
+    base_url: str = ""  # where the pages are reachable from outside; empty: no web links
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret_env: str = "BROADSHEET_SECRET_KEY"
+
+    @property
+    def secret(self) -> str:
+        """The signing key read from ``secret_env`` at the moment of use ('' when unset)."""
+        import os
+
+        return os.environ.get(self.secret_env, "") if self.secret_env else ""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether digests carry web links (one-click unsubscribe, preferences, archive)."""
+        return bool(self.base_url)
+
+
+@dataclass(frozen=True)
 class Subscriber:
     """One ``[[subscribers]]`` entry."""
 
@@ -59,6 +81,8 @@ class Subscriber:
     max_items: int = 100
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    # Why this subscriber gets nothing now ("unsubscribed ...", "paused until ..."); '' to send.
+    hold: str = ""
 
     @property
     def key(self) -> str:

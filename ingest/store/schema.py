@@ -153,7 +153,49 @@ deliveries = Table(
     Column("sent_at", UTCDateTime),
     # The last seal the window holds (NULL on rows older than seals); fixed at the first attempt.
     Column("seal_end", Integer),
+    # Why a window was skipped without a digest ("unsubscribed ...", "paused until ...").
+    Column("note", Text),
+    # The digest as sent: its groups, sections and items by entry id (see digests/edition.py).
+    Column("edition", JSON),
     UniqueConstraint("subscriber", "window_start", name="uq_deliveries_window"),
+)
+
+# Which entries each delivered digest carried, in reading order.
+delivery_entries = Table(
+    "delivery_entries",
+    metadata,
+    Column(
+        "delivery_id",
+        Integer,
+        ForeignKey("deliveries.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("entry_id", Integer, ForeignKey("entries.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, nullable=False),
+)
+Index("ix_delivery_entries_entry", delivery_entries.c.entry_id)
+
+# Everyone the config invites, and what each chose on the web (NULL: the config's value).
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", Text, nullable=False, unique=True),  # lower-cased: the ledger's name
+    Column("address", Text, nullable=False),  # as the config writes it
+    Column("public_id", String(32), nullable=False, unique=True),  # random; what links carry
+    Column("in_config", Boolean, nullable=False, default=True),
+    Column("state", String(16), nullable=False, default="active"),  # active | unsubscribed
+    Column("unsubscribed_at", UTCDateTime),
+    Column("unsubscribed_via", Text),  # one-click | web | command
+    Column("paused_until", UTCDateTime),
+    Column("schedule", Text),
+    Column("timezone", Text),
+    Column("tags", JSON),
+    Column("include", JSON),
+    Column("exclude", JSON),
+    Column("email_enabled", Boolean),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 workers = Table(
