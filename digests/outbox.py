@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from digests import mail, markdown_files
 from digests.digest import Digest
+from digests.links import Links
 from digests.render import render_html, render_markdown, render_text, subject
 from digests.settings import DigestSettings, SmtpSettings
 
@@ -25,6 +26,8 @@ class Outbox:
     digest: Digest
     letter: mail.Letter | None
     markdown: str | None
+    links: Links | None = None  # the subscriber's web links, when [web] base_url is set
+    delivery_id: int | None = None  # the ledger row: "view in browser" opens /a/TOKEN/ID
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ def pack(
     *,
     list_unsubscribe: str,
     now: datetime,
+    links: Links | None = None,
+    delivery_id: int | None = None,
 ) -> Outbox:
     """Render ``digest`` for each channel its subscriber takes."""
     channels = digest.subscriber.deliver
@@ -59,7 +64,7 @@ def pack(
             unsubscribe=list_unsubscribe,
         )
     text = render_markdown(digest, settings) if "markdown" in channels else None
-    return Outbox(digest, letter, text)
+    return Outbox(digest, letter, text, links, delivery_id)
 
 
 def send(
