@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from digests import mail, markdown_files
 from digests.digest import Digest
 from digests.links import Links
-from digests.render import render_html, render_markdown, render_text, subject
+from digests.render import fit, render_html, render_markdown, render_text, subject
 from digests.settings import DigestSettings, SmtpSettings
 
 
@@ -48,7 +48,11 @@ def pack(
     links: Links | None = None,
     delivery_id: int | None = None,
 ) -> Outbox:
-    """Render ``digest`` for each channel its subscriber takes."""
+    """Render ``digest`` for each channel its subscriber takes.
+
+    With ``links`` the footers carry them (``delivery_id`` gives "view in browser") and the
+    e-mail offers one-click unsubscribing: the link first, then ``list_unsubscribe`` (mailto:).
+    """
     channels = digest.subscriber.deliver
     letter = None
     if "email" in channels:
@@ -56,15 +60,22 @@ def pack(
             to_email=digest.subscriber.email,
             to_name=digest.subscriber.name,
             subject=subject(digest),
-            text=render_text(digest, settings),
-            html=render_html(digest, settings),
+            text=render_text(digest, settings, links=links, delivery_id=delivery_id),
+            html=render_html(digest, settings, links=links, delivery_id=delivery_id),
             message_id=message_id,
             date=now,
             list_id=settings.list_id,
-            unsubscribe=list_unsubscribe,
+            unsubscribe=(links.unsubscribe, list_unsubscribe) if links else (list_unsubscribe,),
         )
-    text = render_markdown(digest, settings) if "markdown" in channels else None
+    text = None
+    if "markdown" in channels:
+        text = render_markdown(digest, settings, links=links, delivery_id=delivery_id)
     return Outbox(digest, letter, text, links, delivery_id)
+
+
+def shown(outbox: Outbox, settings: DigestSettings) -> Digest:
+    """The digest as it went out: the stories the e-mail's size budget let in (``render.fit``)."""
+    return fit(outbox.digest, settings, links=outbox.links, delivery_id=outbox.delivery_id)
 
 
 def send(

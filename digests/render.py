@@ -45,6 +45,7 @@ import jinja2
 from markupsafe import Markup
 
 from digests.digest import Digest, shorten
+from digests.links import Links
 from digests.settings import DigestSettings, Subscriber
 from ingest.errors import DeliveryError
 from ingest.sanitize import excerpt as cut_excerpt
@@ -73,19 +74,42 @@ class RenderError(DeliveryError):
     """A digest could not be rendered, nearly always because of a custom template."""
 
 
-def render_html(digest: Digest, settings: DigestSettings) -> str:
-    """The digest as a complete HTML e-mail body with its CSS inlined, within ``BUDGET``."""
-    return _fitted(digest, settings)[1]
+def render_html(
+    digest: Digest,
+    settings: DigestSettings,
+    *,
+    links: Links | None = None,
+    delivery_id: int | None = None,
+) -> str:
+    """The digest as a complete HTML e-mail body with its CSS inlined, within ``BUDGET``.
+
+    With ``links`` the footer carries the subscriber's pages (``delivery_id``: this edition's).
+    """
+    return _fitted(digest, settings, links, delivery_id)[1]
 
 
-def render_text(digest: Digest, settings: DigestSettings) -> str:
+def render_text(
+    digest: Digest,
+    settings: DigestSettings,
+    *,
+    links: Links | None = None,
+    delivery_id: int | None = None,
+) -> str:
     """The digest as plain text wrapped at 72 columns, links numbered and listed at the end."""
-    return _render("digest.txt", fit(digest, settings), settings, refs=References())
+    shown = fit(digest, settings, links=links, delivery_id=delivery_id)
+    return _render("digest.txt", shown, settings, _footer(links, delivery_id), refs=References())
 
 
-def render_markdown(digest: Digest, settings: DigestSettings) -> str:
+def render_markdown(
+    digest: Digest,
+    settings: DigestSettings,
+    *,
+    links: Links | None = None,
+    delivery_id: int | None = None,
+) -> str:
     """The digest as a Markdown document, with the same stories as the e-mail."""
-    return _render("digest.md", fit(digest, settings), settings)
+    shown = fit(digest, settings, links=links, delivery_id=delivery_id)
+    return _render("digest.md", shown, settings, _footer(links, delivery_id))
 
 
 def sent_size(html: str) -> int:
@@ -97,18 +121,47 @@ def sent_size(html: str) -> int:
     return len(quopri.encodestring(html.encode("utf-8")))
 
 
-def fit(digest: Digest, settings: DigestSettings) -> Digest:
-    """The digest as the e-mail shows it: stories past the size budget as headlines or counted."""
-    return _fitted(digest, settings)[0]
+def fit(
+    digest: Digest,
+    settings: DigestSettings,
+    *,
+    links: Links | None = None,
+    delivery_id: int | None = None,
+) -> Digest:
+    """The digest as the e-mail shows it: stories past the size budget as headlines or counted.
+
+    Give the ``links`` the e-mail carries: its footer takes room from the stories.
+    """
+    return _fitted(digest, settings, links, delivery_id)[0]
+
+
+@dataclass(frozen=True)
+class Footer:
+    """The subscriber's pages as a footer links them; empty strings without ``[web]`` links."""
+
+    unsubscribe: str = ""
+    preferences: str = ""
+    edition: str = ""  # this digest on the web ("view in browser"), once it has a ledger row
+    archive: str = ""  # past editions
+
+
+def _footer(links: Links | None, delivery_id: int | None) -> Footer:
+    if links is None:
+        return Footer()
+    edition = links.edition(delivery_id) if delivery_id is not None else ""
+    return Footer(links.unsubscribe, links.preferences, edition, links.archive)
 
 
 @lru_cache(maxsize=4)
-def _fitted(digest: Digest, settings: DigestSettings) -> tuple[Digest, str]:
+def _fitted(
+    digest: Digest, settings: DigestSettings, links: Links | None, delivery_id: int | None
+) -> tuple[Digest, str]:
     pages: dict[tuple[int, int], str] = {}
+    footer = _footer(links, delivery_id)
 
     def size(full: int, brief: int) -> int:
         if (full, brief) not in pages:
-            pages[full, brief] = html_of(shorten(digest, full, brief), settings)
+            pages[full, brief] = _html(shorten(digest, full, brief), settings, footer)
         return sent_size(pages[full, brief])
 
     count = sum(len(group.stories) for group in digest.groups)
@@ -140,9 +193,19 @@ def _largest(fits: Callable[[int], bool], upper: int) -> int:
     return low
 
 
-def html_of(digest: Digest, settings: DigestSettings) -> str:
+def html_of(
+    digest: Digest,
+    settings: DigestSettings,
+    *,
+    links: Links | None = None,
+    delivery_id: int | None = None,
+) -> str:
     """The whole digest as HTML, CSS inlined but for <style> blocks marked to keep; no budget."""
-    html = _render("digest.html", digest, settings)
+    return _html(digest, settings, _footer(links, delivery_id))
+
+
+def _html(digest: Digest, settings: DigestSettings, footer: Footer) -> str:
+    html = _render("digest.html", digest, settings, footer)
     inlined = [match[1] for match in _INLINED_STYLE.finditer(html)]
     try:
         inliner = css_inline.CSSInliner(
@@ -177,9 +240,16 @@ class References:
         return list(self.numbers)
 
 
-def _render(name: str, digest: Digest, settings: DigestSettings, **extra: Any) -> str:
+def _render(
+    name: str,
+    digest: Digest,
+    settings: DigestSettings,
+    footer: Footer = Footer(),
+    **extra: Any,
+) -> str:
     env = environment(settings.templates)
     context = {
+        "links": footer,
         "digest": digest,
         "subject": subject(digest),
         "period": period(digest),

@@ -302,7 +302,7 @@ def run_digests(settings: config.Settings, engine: Engine) -> None:
             message_id=message_id(subscriber.key, window.start, delivery.domain),
             date=NOW,
             list_id=settings.digests.list_id,
-            unsubscribe=delivery.unsubscribe,
+            unsubscribe=(delivery.unsubscribe,),
         )
         message = mail.build(letter, settings.smtp)
         assert b"\r\n\r\n" in message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
