@@ -178,7 +178,7 @@ def _rsa(label: str, der: bytes) -> Key:
     if modulus.bit_length() < MIN_RSA_BITS:
         raise ValueError(
             f"the RSA key has {modulus.bit_length()} bits; receivers ignore keys under "
-            f"{MIN_RSA_BITS} bits (make one of 2048)"
+            f"{MIN_RSA_BITS} bits"
         )
     algorithm = _der(0x30, _der(0x06, _RSA_OID) + _der(0x05, b""))
     public = _der(0x30, _integer(modulus) + _integer(exponent))
