@@ -320,7 +320,7 @@ def _web(check: Checker, table: dict[str, Any]) -> WebSettings:
         check.fail(
             "web.base_url",
             f"links to {web.base_url} are signed with the key in ${web.secret_env}, which {state}; "
-            f"make one with `export {web.secret_env}=$({NEW_SECRET})` (keep it: changing it "
+            f'make one with `export {web.secret_env}="$({NEW_SECRET})"` (keep it: changing it '
             "breaks every link already mailed), or empty base_url to send no web links",
         )
     return web
