@@ -24,6 +24,12 @@ Size. Gmail clips a message whose HTML passes about 102 KB. The HTML part, measu
 full within ``FULL_SHARE`` of it (more when every other story then fits as a headline), the
 next ones as headlines with links, and the rest are counted ("N more stories"). The text and
 Markdown parts show the same stories (``fit``).
+
+Links. Given the subscriber's ``Links`` (``[web] base_url`` set), the HTML and text footers link
+Unsubscribe, Preferences, View in browser (with a ``delivery_id``) and Past editions, and the
+Markdown the past editions; without them the footers give the mailto: address, as the
+templates receive ``links`` as a ``Footer`` of empty strings. The footer counts against the
+budget, so ``fit`` takes the same ``links`` as the renderers.
 """
 
 from __future__ import annotations
