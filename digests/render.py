@@ -25,11 +25,11 @@ full within ``FULL_SHARE`` of it (more when every other story then fits as a hea
 next ones as headlines with links, and the rest are counted ("N more stories"). The text and
 Markdown parts show the same stories (``fit``).
 
-Links. Given the subscriber's ``Links`` (``[web] base_url`` set), the HTML and text footers link
-Unsubscribe, Preferences, View in browser (with a ``delivery_id``) and Past editions, and the
-Markdown the past editions; without them the footers give the mailto: address, as the
-templates receive ``links`` as a ``Footer`` of empty strings. The footer counts against the
-budget, so ``fit`` takes the same ``links`` as the renderers.
+Links. Given the footer of the subscriber's ``Links`` (``web_footer``, when ``[web] base_url``
+is set), the HTML and text footers link Unsubscribe, Preferences, View in browser (with a
+``delivery_id``) and Past editions, and the Markdown the past editions; with ``NO_LINKS`` the
+footers give the mailto: address. Templates receive it as ``links``. The footer counts against
+the budget, so ``fit`` takes the same footer as the renderers.
 """
 
 from __future__ import annotations
@@ -80,42 +80,41 @@ class RenderError(DeliveryError):
     """A digest could not be rendered, nearly always because of a custom template."""
 
 
-def render_html(
-    digest: Digest,
-    settings: DigestSettings,
-    *,
-    links: Links | None = None,
-    delivery_id: int | None = None,
-) -> str:
-    """The digest as a complete HTML e-mail body with its CSS inlined, within ``BUDGET``.
+@dataclass(frozen=True)
+class Footer:
+    """The subscriber's pages as a footer links them; empty strings without ``[web]`` links."""
 
-    With ``links`` the footer carries the subscriber's pages (``delivery_id``: this edition's).
-    """
-    return _fitted(digest, settings, links, delivery_id)[1]
+    unsubscribe: str = ""
+    preferences: str = ""
+    edition: str = ""  # this digest on the web ("view in browser"), once it has a ledger row
+    archive: str = ""  # past editions
 
 
-def render_text(
-    digest: Digest,
-    settings: DigestSettings,
-    *,
-    links: Links | None = None,
-    delivery_id: int | None = None,
-) -> str:
+NO_LINKS = Footer()  # the footers give the mailto: address
+
+
+def web_footer(links: Links | None, delivery_id: int | None = None) -> Footer:
+    """The footer for ``links`` (None: no [web] links); ``delivery_id`` adds "view in browser"."""
+    if links is None:
+        return NO_LINKS
+    edition = links.edition(delivery_id) if delivery_id is not None else ""
+    return Footer(links.unsubscribe, links.preferences, edition, links.archive)
+
+
+def render_html(digest: Digest, settings: DigestSettings, footer: Footer = NO_LINKS) -> str:
+    """The digest as a complete HTML e-mail body with its CSS inlined, within ``BUDGET``."""
+    return _fitted(digest, settings, footer)[1]
+
+
+def render_text(digest: Digest, settings: DigestSettings, footer: Footer = NO_LINKS) -> str:
     """The digest as plain text wrapped at 72 columns, links numbered and listed at the end."""
-    shown = fit(digest, settings, links=links, delivery_id=delivery_id)
-    return _render("digest.txt", shown, settings, _footer(links, delivery_id), refs=References())
+    shown = fit(digest, settings, footer)
+    return _render("digest.txt", shown, settings, footer, refs=References())
 
 
-def render_markdown(
-    digest: Digest,
-    settings: DigestSettings,
-    *,
-    links: Links | None = None,
-    delivery_id: int | None = None,
-) -> str:
+def render_markdown(digest: Digest, settings: DigestSettings, footer: Footer = NO_LINKS) -> str:
     """The digest as a Markdown document, with the same stories as the e-mail."""
-    shown = fit(digest, settings, links=links, delivery_id=delivery_id)
-    return _render("digest.md", shown, settings, _footer(links, delivery_id))
+    return _render("digest.md", fit(digest, settings, footer), settings, footer)
 
 
 def sent_size(html: str) -> int:
@@ -127,47 +126,21 @@ def sent_size(html: str) -> int:
     return len(quopri.encodestring(html.encode("utf-8")))
 
 
-def fit(
-    digest: Digest,
-    settings: DigestSettings,
-    *,
-    links: Links | None = None,
-    delivery_id: int | None = None,
-) -> Digest:
+def fit(digest: Digest, settings: DigestSettings, footer: Footer = NO_LINKS) -> Digest:
     """The digest as the e-mail shows it: stories past the size budget as headlines or counted.
 
-    Give the ``links`` the e-mail carries: its footer takes room from the stories.
+    Give the ``footer`` the e-mail carries: its links take room from the stories.
     """
-    return _fitted(digest, settings, links, delivery_id)[0]
-
-
-@dataclass(frozen=True)
-class Footer:
-    """The subscriber's pages as a footer links them; empty strings without ``[web]`` links."""
-
-    unsubscribe: str = ""
-    preferences: str = ""
-    edition: str = ""  # this digest on the web ("view in browser"), once it has a ledger row
-    archive: str = ""  # past editions
-
-
-def _footer(links: Links | None, delivery_id: int | None) -> Footer:
-    if links is None:
-        return Footer()
-    edition = links.edition(delivery_id) if delivery_id is not None else ""
-    return Footer(links.unsubscribe, links.preferences, edition, links.archive)
+    return _fitted(digest, settings, footer)[0]
 
 
 @lru_cache(maxsize=4)
-def _fitted(
-    digest: Digest, settings: DigestSettings, links: Links | None, delivery_id: int | None
-) -> tuple[Digest, str]:
+def _fitted(digest: Digest, settings: DigestSettings, footer: Footer) -> tuple[Digest, str]:
     pages: dict[tuple[int, int], str] = {}
-    footer = _footer(links, delivery_id)
 
     def size(full: int, brief: int) -> int:
         if (full, brief) not in pages:
-            pages[full, brief] = _html(shorten(digest, full, brief), settings, footer)
+            pages[full, brief] = html_of(shorten(digest, full, brief), settings, footer)
         return sent_size(pages[full, brief])
 
     count = sum(len(group.stories) for group in digest.groups)
@@ -199,18 +172,8 @@ def _largest(fits: Callable[[int], bool], upper: int) -> int:
     return low
 
 
-def html_of(
-    digest: Digest,
-    settings: DigestSettings,
-    *,
-    links: Links | None = None,
-    delivery_id: int | None = None,
-) -> str:
+def html_of(digest: Digest, settings: DigestSettings, footer: Footer = NO_LINKS) -> str:
     """The whole digest as HTML, CSS inlined but for <style> blocks marked to keep; no budget."""
-    return _html(digest, settings, _footer(links, delivery_id))
-
-
-def _html(digest: Digest, settings: DigestSettings, footer: Footer) -> str:
     html = _render("digest.html", digest, settings, footer)
     inlined = [match[1] for match in _INLINED_STYLE.finditer(html)]
     try:
@@ -250,7 +213,7 @@ def _render(
     name: str,
     digest: Digest,
     settings: DigestSettings,
-    footer: Footer = Footer(),
+    footer: Footer = NO_LINKS,
     **extra: Any,
 ) -> str:
     env = environment(settings.templates)

@@ -7,17 +7,17 @@ where the page is under the most pressure.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from server import FeedServer
-from test_layout_browser import CHROMIUM, hostile_entries, png, sync_api
+from test_layout_browser import CHROMIUM, hostile_entries, png
+from test_layout_browser import browser as browser  # the shared Chromium fixture
 from test_render import SETTINGS, golden_digest
 
 from digests.links import links
-from digests.render import BUDGET, render_html, sent_size
+from digests.render import BUDGET, render_html, sent_size, web_footer
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
@@ -47,23 +47,11 @@ MEASURE = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """The system's Chromium, headless."""
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield launched
-        launched.close()
-
-
-def measure(browser: Any, html: str, folder: Path, width: int, scheme: str) -> dict[str, Any]:
+def measure(chromium: Any, html: str, folder: Path, width: int, scheme: str) -> dict[str, Any]:
     """Open ``html`` at ``width`` px in ``scheme`` and measure the footer."""
     page = folder / "digest.html"
     page.write_text(html, encoding="utf-8")
-    tab = browser.new_page(viewport={"width": width, "height": 800}, color_scheme=scheme)
+    tab = chromium.new_page(viewport={"width": width, "height": 800}, color_scheme=scheme)
     try:
         tab.goto(page.as_uri(), wait_until="load")
         seen: dict[str, Any] = tab.evaluate(MEASURE)
@@ -75,15 +63,16 @@ def measure(browser: Any, html: str, folder: Path, width: int, scheme: str) -> d
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [320, 390])
 def test_the_footer_links_fit_a_phone_and_are_easy_to_tap_and_read(
-    browser: Any, feed_server: FeedServer, tmp_path: Path, width: int, scheme: str
+    request: pytest.FixtureRequest, feed_server: FeedServer, tmp_path: Path, width: int, scheme: str
 ) -> None:
+    chromium = request.getfixturevalue("browser")  # test_layout_browser's, shared
     image = feed_server.route("/wide.png", body=png(2000, 600), content_type="image/png")
     digest = golden_digest(
         hostile_entries(image), feeds=(), tags=("world",), max_items=200, max_per_feed=200
     )
-    html = render_html(digest, SETTINGS, links=LINKS, delivery_id=42)
+    html = render_html(digest, SETTINGS, web_footer(LINKS, 42))
     assert sent_size(html) <= BUDGET
-    seen = measure(browser, html, tmp_path, width, scheme)
+    seen = measure(chromium, html, tmp_path, width, scheme)
     assert seen["scrollWidth"] <= width
     found = seen["links"]
     assert [link["text"] for link in found] == [

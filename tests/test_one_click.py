@@ -28,6 +28,7 @@ from digests.render import (
     render_markdown,
     render_text,
     sent_size,
+    web_footer,
 )
 from digests.settings import SmtpSettings
 
@@ -37,6 +38,7 @@ LINKS = links(BASE, SECRET, "pub-ann")
 MAILTO = "mailto:desk@news.example.org?subject=unsubscribe"
 NOW = datetime(2022, 3, 31, 5, 0, tzinfo=UTC)
 EDITION = 42
+FOOTER = web_footer(LINKS, EDITION)
 
 
 def plain_smtp(port: int) -> SmtpSettings:
@@ -125,17 +127,30 @@ def test_a_long_base_url_still_gives_whole_uris(smtp_server: SmtpServer) -> None
 # Footers ---------------------------------------------------------------------------------------
 
 
+# Where each rendering's footer starts: what comes before it is the golden digest without links.
+FOOTERS = {
+    "digest.html": '<tr><td class="pad footer"',
+    "digest.txt": "\n-- \n",
+    "digest.md": "\n---\n",
+}
+
+
 @pytest.mark.parametrize(
     ("name", "render"),
     [("digest.html", render_html), ("digest.txt", render_text), ("digest.md", render_markdown)],
 )
-def test_golden_with_links(name: str, render: object) -> None:
-    rendered = render(golden_digest(), SETTINGS, links=LINKS, delivery_id=EDITION)  # type: ignore[operator]
-    path = GOLDEN / "with-links" / name
+def test_golden_footer_with_links(name: str, render: object) -> None:
+    rendered = render(golden_digest(), SETTINGS, FOOTER)  # type: ignore[operator]
+    before, mark, rest = rendered.partition(FOOTERS[name])
+    assert mark, f"no footer in {name}"
+    footer, end, after = rest.partition("</td></tr>\n") if name.endswith("html") else (rest, "", "")
+    golden = (GOLDEN / name).read_text(encoding="utf-8")
+    assert golden.startswith(before + mark) and golden.endswith(end + after)
+    path = GOLDEN / "with-links" / f"footer.{name.rpartition('.')[2]}"
     if REGEN:
         path.parent.mkdir(exist_ok=True)
-        path.write_bytes(rendered.encode("utf-8"))
-    assert rendered == path.read_bytes().decode("utf-8")
+        path.write_bytes((mark + footer + end).encode("utf-8"))
+    assert mark + footer + end == path.read_bytes().decode("utf-8")
 
 
 def footer_links(html: str) -> list[tuple[str, str]]:
@@ -146,7 +161,7 @@ def footer_links(html: str) -> list[tuple[str, str]]:
 
 
 def test_the_html_footer_links_the_subscribers_pages() -> None:
-    html = render_html(golden_digest(), SETTINGS, links=LINKS, delivery_id=EDITION)
+    html = render_html(golden_digest(), SETTINGS, FOOTER)
     assert footer_links(html) == [
         ("Unsubscribe", LINKS.unsubscribe),
         ("Preferences", LINKS.preferences),
@@ -159,13 +174,13 @@ def test_the_html_footer_links_the_subscribers_pages() -> None:
 
 
 def test_without_a_ledger_row_there_is_no_view_in_browser_link() -> None:
-    html = render_html(golden_digest(), SETTINGS, links=LINKS)
+    html = render_html(golden_digest(), SETTINGS, web_footer(LINKS))
     assert [text for text, _ in footer_links(html)] == [
         "Unsubscribe",
         "Preferences",
         "Past editions",
     ]
-    assert "View in browser" not in render_text(golden_digest(), SETTINGS, links=LINKS)
+    assert "View in browser" not in render_text(golden_digest(), SETTINGS, web_footer(LINKS))
 
 
 def test_without_links_the_footers_keep_the_mailto_line() -> None:
@@ -177,14 +192,14 @@ def test_without_links_the_footers_keep_the_mailto_line() -> None:
             "mailto:unsubscribe@broadsheet.example?subject=Unsubscribe",
         )
     ]
-    assert render_html(digest, SETTINGS, links=None, delivery_id=EDITION) == html
+    assert render_html(digest, SETTINGS, web_footer(None, EDITION)) == html
     text = render_text(digest, SETTINGS)
     assert "To unsubscribe, write to unsubscribe@broadsheet.example" in text
     assert "Unsubscribe:" not in text and "Past editions" not in render_markdown(digest, SETTINGS)
 
 
 def test_the_text_footer_lists_each_link_on_its_own_line() -> None:
-    text = render_text(golden_digest(), SETTINGS, links=LINKS, delivery_id=EDITION)
+    text = render_text(golden_digest(), SETTINGS, FOOTER)
     signature = text.split("\n-- \n", 1)[1]
     assert signature.endswith(
         f"\n\nUnsubscribe:      {LINKS.unsubscribe}\n"
@@ -196,7 +211,7 @@ def test_the_text_footer_lists_each_link_on_its_own_line() -> None:
 
 
 def test_markdown_links_the_archive_and_keeps_the_mailto_line() -> None:
-    markdown = render_markdown(golden_digest(), SETTINGS, links=LINKS, delivery_id=EDITION)
+    markdown = render_markdown(golden_digest(), SETTINGS, FOOTER)
     assert f"[Past editions]({LINKS.archive})" in markdown
     assert LINKS.unsubscribe not in markdown and LINKS.preferences not in markdown
     assert "To unsubscribe, write to <unsubscribe@broadsheet.example>" in markdown
@@ -208,12 +223,12 @@ def test_markdown_links_the_archive_and_keeps_the_mailto_line() -> None:
 @pytest.mark.parametrize("count", [120, 2000])
 def test_the_size_budget_holds_with_the_footer_links(count: int) -> None:
     digest = digest_of(count)
-    html = render_html(digest, DEFAULTS, links=LINKS, delivery_id=EDITION)
+    html = render_html(digest, DEFAULTS, FOOTER)
     assert sent_size(html) <= BUDGET
     assert [text for text, _ in footer_links(html)][-1] == "Past editions"
-    shown = fit(digest, DEFAULTS, links=LINKS, delivery_id=EDITION)
+    shown = fit(digest, DEFAULTS, FOOTER)
     assert len(shown.items) + len(shown.brief) + len(shown.unlisted) == count
-    text = render_text(digest, DEFAULTS, links=LINKS, delivery_id=EDITION)
+    text = render_text(digest, DEFAULTS, FOOTER)
     listed = {item.entry.link for item in (*shown.items, *shown.brief)}
     assert set(re.findall(r"https://feed\d+\.example/2022/[^\s]+", text)) == listed
 
