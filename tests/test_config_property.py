@@ -174,19 +174,23 @@ FEED = st.fixed_dictionaries(
         "enabled": key(st.booleans()),
     },
 )
-SMTP = table(
-    host=text_key("127.0.0.1", "mail.example.org"),
-    port=key(st.integers(1, 65535)),
-    security=text_key("starttls", "ssl", "none"),
-    username=text_key("ann", ""),
-    password_env=text_key("BROADSHEET_SMTP_PASSWORD"),
-    **{"from": ADDRESS},
-    reply_to=ADDRESS,
-    timeout=DURATION,
-    dkim_domain=text_key("example.org", "news.example.org"),
-    dkim_selector=text_key("2026", "mail"),
-    dkim_key_env=text_key(DKIM_VARIABLE),
-)
+SMTP_KEYS = {
+    "host": text_key("127.0.0.1", "mail.example.org"),
+    "port": key(st.integers(1, 65535)),
+    "security": text_key("starttls", "ssl", "none"),
+    "username": text_key("ann", ""),
+    "password_env": text_key("BROADSHEET_SMTP_PASSWORD"),
+    "from": ADDRESS,
+    "reply_to": ADDRESS,
+    "timeout": DURATION,
+}
+DKIM_KEYS = {
+    "dkim_domain": text_key("example.org", "news.example.org"),
+    "dkim_selector": text_key("2026", "mail"),
+    "dkim_key_env": text_key(DKIM_VARIABLE),
+}
+# Half the [smtp] tables sign with DKIM (all three keys), the others have any of its keys.
+SMTP = table(**SMTP_KEYS, **DKIM_KEYS) | st.fixed_dictionaries(DKIM_KEYS, optional=SMTP_KEYS)
 DIGESTS = table(
     title=text_key("The Broadsheet", "Ünïcode — “Morning” News", "x" * 300),
     output_dir=text_key("out", "digests/out"),
