@@ -25,6 +25,7 @@ class DigestEntry:
     image: str | None
     tags: tuple[str, ...]
     image_width: int | None = None  # pixels, when known: the image is never shown wider
+    full_text: str = ""  # the article's own text (plain), when the feed asks for it; '' when none
 
 
 @dataclass(frozen=True)
