@@ -44,7 +44,18 @@ def modules() -> dict[str, set[str]]:
                 "broadsheet/cli.py",
                 "broadsheet/feeds_cli.py",
                 "broadsheet/digest_cli.py",
+                "broadsheet/web_cli.py",
                 "broadsheet/output.py",
+            },
+        ),
+        ("uvicorn", {"broadsheet/web/server.py"}),
+        (
+            "starlette",
+            {
+                "broadsheet/web/server.py",
+                "broadsheet/web/pages.py",
+                "broadsheet/web/security.py",
+                "broadsheet/web/views.py",
             },
         ),
     ],
