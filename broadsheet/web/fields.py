@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from digests.preferences import resume_date
 from digests.schedule import ScheduleError, to_cron
 
 WEEKDAYS = (
@@ -32,7 +33,7 @@ class Form:
     """The preferences form's values, as strings the way the page shows them."""
 
     pause: str = ""  # '' (no change) | week | month | until | resume
-    pause_until: str = ""  # YYYY-MM-DD
+    pause_until: str = ""  # YYYY-MM-DD: the day digests start again
     frequency: str = ""  # daily | weekly | '' (a schedule the form cannot show)
     time: str = ""  # HH:MM
     weekday: str = "mon"
@@ -55,7 +56,7 @@ def initial(
     """The form as a subscriber's current choices fill it."""
     frequency, at, weekday = split_schedule(schedule)
     return Form(
-        pause_until=paused_until.date().isoformat() if paused_until else "",
+        pause_until=resume_date(paused_until, timezone).isoformat() if paused_until else "",
         frequency=frequency,
         time=at,
         weekday=weekday or "mon",

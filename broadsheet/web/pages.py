@@ -93,8 +93,7 @@ class Pages:
             if verdict != "ok":
                 return self.not_understood(request)
             via = "web"
-        if view.state == "not in config":
-            return self._unsubscribe(request, view)  # nothing is sent to them: nothing to do
+        # Someone the config no longer lists is recorded too, should they be added back.
         return self._unsubscribe(
             request, await call(api.unsubscribe, self.app, view.email, via=via)
         )
