@@ -11,6 +11,7 @@ from broadsheet import config
 from broadsheet.config import Settings
 from digests.deliver import Delivery
 from ingest.store import feeds as stored_feeds
+from ingest.store import subscribers as stored_subscribers
 from ingest.store.database import failures, open_store
 
 # Stores that commands of this process opened; closed when the command ends (``close_opened``),
@@ -47,18 +48,20 @@ class App:
 
     @property
     def engine(self) -> Engine:
-        """The store, upgraded to the current schema, with the config's feed list synced in."""
+        """The store, upgraded to the current schema, with the config's feeds and people synced in."""
         if self._engine is None:
             engine = open_store(self.settings.storage_url)
             with failures("adding the config's feeds to the store", "nothing was changed"):
                 stored_feeds.sync(engine, self.settings.feeds, datetime.now(UTC))
+            with failures("adding the config's subscribers to the store", "nothing was changed"):
+                stored_subscribers.sync(engine, self.settings.subscribers, datetime.now(UTC))
             self._engine = engine
         return self._engine
 
     @property
     def delivery(self) -> Delivery:
-        """Where digests go, from [smtp] and [digests]."""
-        return Delivery(self.settings.smtp, self.settings.digests)
+        """Where digests go, from [smtp], [digests] and [web]."""
+        return Delivery(self.settings.smtp, self.settings.digests, self.settings.web)
 
     def close(self) -> None:
         """Release the store's connections."""

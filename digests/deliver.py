@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.utils import parseaddr
 from typing import Any, Protocol, TypeVar
@@ -31,7 +31,7 @@ from digests.due import Due, plan_all
 from digests.models import DigestEntry, Window
 from digests.render import render_html, render_markdown, render_text
 from digests.report import DigestReport
-from digests.settings import DigestSettings, SmtpSettings, Subscriber
+from digests.settings import DigestSettings, SmtpSettings, Subscriber, WebSettings
 from ingest.errors import BroadsheetError, DeliveryError, StoreError
 from ingest.store import deliveries
 from ingest.store.database import failures as store_failures
@@ -53,10 +53,11 @@ class Log(Protocol):
 
 @dataclass(frozen=True)
 class Delivery:
-    """Where digests go: the SMTP server and the digest settings."""
+    """Where digests go: the SMTP server, the digest settings and the web pages' address."""
 
     smtp: SmtpSettings
     digests: DigestSettings
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def unsubscribe_address(self) -> str:
@@ -181,7 +182,7 @@ def compose(engine: Engine, delivery: Delivery, subscriber: Subscriber, window: 
     """The digest of ``window`` for ``subscriber``, read from the store (records nothing)."""
     rows = deliveries.window_entries(engine, window.after, window.upto, window.start)
     return build_digest(
-        [_entry(row) for row in rows],
+        [entry_of(row) for row in rows],
         subscriber,
         window,
         delivery.digests,
@@ -384,7 +385,8 @@ def _dry_run(run: _Run, item: Due) -> None:
     )
 
 
-def _entry(row: Any) -> DigestEntry:
+def entry_of(row: Any) -> DigestEntry:
+    """A stored entry row (as ``deliveries.entry_query`` reads it) as a DigestEntry."""
     return DigestEntry(
         id=row.id,
         feed_url=row.config_url,

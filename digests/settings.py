@@ -83,6 +83,8 @@ class Subscriber:
     exclude: tuple[str, ...] = ()
     # Why this subscriber gets nothing now ("unsubscribed ...", "paused until ..."); '' to send.
     hold: str = ""
+    # The random id the store gave this subscriber, which their signed links carry ('' unknown).
+    public_id: str = ""
 
     @property
     def key(self) -> str:

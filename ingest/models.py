@@ -127,3 +127,33 @@ class FeedState:
     next_poll: datetime | None = None
     disabled_reason: str | None = None
     declared_interval: float | None = None  # the feed's own minimum interval, last time it said
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """A subscriber's own choices, made on the web; None everywhere means the config's value."""
+
+    paused_until: datetime | None = None  # UTC; nothing is sent before it
+    schedule: str | None = None  # as written: "daily 07:00", "weekly mon 07:00"
+    timezone: str | None = None
+    tags: tuple[str, ...] | None = None  # among the admin's tags only
+    include: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] | None = None
+    email: bool | None = (
+        None  # False: web archive only (the digest is made and recorded, not mailed)
+    )
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One subscriber as the store knows them: who, whether they still want digests, their choices."""
+
+    email: str  # lower-cased: the ledger's name for them
+    address: str  # as the config writes it
+    public_id: str  # random; what their links carry
+    in_config: bool
+    state: str  # "active" | "unsubscribed"
+    unsubscribed_at: datetime | None
+    unsubscribed_via: str | None  # "one-click" | "web" | "command"
+    preferences: Preferences
+    created_at: datetime

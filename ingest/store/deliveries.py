@@ -14,16 +14,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, false, func, literal, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    and_,
+    case,
+    delete,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
-from ingest.store.schema import UTCDateTime, deliveries, entries, feeds, seals
+from ingest.store.schema import UTCDateTime, deliveries, delivery_entries, entries, feeds, seals
 
 DONE = ("sent", "skipped", "abandoned")  # finished: the next window starts where these ended
 OPEN = ("pending", "failed", "waiting")  # waiting: a first window found empty, see windows.py
+CHUNK = 500  # ids per IN (...) list: well within every database's limit on parameters
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,18 @@ def standings(
     return found
 
 
+def last_sent(engine: Engine, subscribers: Sequence[str]) -> dict[str, datetime]:
+    """When each subscriber's last digest was sent (those never sent one are left out)."""
+    query = (
+        select(deliveries.c.subscriber, func.max(deliveries.c.sent_at))
+        .where(deliveries.c.state == "sent", deliveries.c.subscriber.in_(subscribers))
+        .group_by(deliveries.c.subscriber)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return {row[0]: _aware(row[1]) for row in rows if row[1] is not None}
+
+
 def seal(engine: Engine) -> int:
     """Seal every unsealed entry with the next number, in a transaction of its own; returns it."""
     with engine.begin() as conn:
@@ -105,19 +131,23 @@ def window_entries(
     else:
         bounds = lower
     query = (
-        select(
-            entries,
-            feeds.c.config_url,
-            feeds.c.title.label("feed_title"),
-            feeds.c.url.label("feed_fetch_url"),
-            feeds.c.tags.label("feed_tags"),
-        )
-        .join(feeds, feeds.c.id == entries.c.feed_id)
+        entry_query()
         .where(bounds, entries.c.backlog.is_(false()))  # a new feed's old items: never shown
         .order_by(entries.c.first_seen_at, entries.c.id)
     )
     with engine.connect() as conn:
         return list(conn.execute(query).all())
+
+
+def entry_query() -> Select[Any]:
+    """Entries with their feed's config URL, title and tags: what a digest reads of each."""
+    return select(
+        entries,
+        feeds.c.config_url,
+        feeds.c.title.label("feed_title"),
+        feeds.c.url.label("feed_fetch_url"),
+        feeds.c.tags.label("feed_tags"),
+    ).join(feeds, feeds.c.id == entries.c.feed_id)
 
 
 def claim(
@@ -216,19 +246,59 @@ def renew(engine: Engine, row_id: int, owner: str, until: datetime) -> bool:
 
 
 def finish(
-    engine: Engine, row_id: int, state: str, now: datetime, count: int, channels: Sequence[str]
+    engine: Engine,
+    row_id: int,
+    state: str,
+    now: datetime,
+    count: int,
+    channels: Sequence[str],
+    *,
+    edition: dict[str, Any] | None = None,
+    carried: Sequence[int] = (),
+    note: str | None = None,
 ) -> None:
-    """Mark a claimed window ``sent`` or ``skipped``; the next window starts at its end."""
-    _record(
-        engine,
-        row_id,
-        state=state,
-        sent_at=now,
-        entries=count,
-        channels=list(channels),
-        last_error=None,
-        next_attempt_at=None,
-    )
+    """Mark a claimed window ``sent`` or ``skipped``; the next window starts at its end.
+
+    A sent digest's ``edition`` (its structure, see ``digests/edition.py``) and the ids of the
+    entries it ``carried`` are stored in the same transaction; ``note`` says why a window was
+    skipped without a digest.
+    """
+    values: dict[str, Any] = {"edition": edition} if edition is not None else {}
+    with engine.begin() as conn:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == row_id)
+            .values(
+                claimed_by=None,
+                claimed_until=None,
+                state=state,
+                sent_at=now,
+                entries=count,
+                channels=list(channels),
+                last_error=None,
+                next_attempt_at=None,
+                note=note,
+                **values,
+            )
+        )
+        if carried:
+            _carry(conn, row_id, carried)
+
+
+def _carry(conn: Connection, delivery_id: int, ids: Sequence[int]) -> None:
+    """Record which entries a delivery carried, in reading order (entries deleted since: skipped)."""
+    conn.execute(delete(delivery_entries).where(delivery_entries.c.delivery_id == delivery_id))
+    existing: set[int] = set()
+    for start in range(0, len(ids), CHUNK):
+        chunk = list(ids[start : start + CHUNK])
+        existing.update(conn.execute(select(entries.c.id).where(entries.c.id.in_(chunk))).scalars())
+    rows = [
+        {"delivery_id": delivery_id, "entry_id": entry_id, "position": position}
+        for position, entry_id in enumerate(ids)
+        if entry_id in existing
+    ]
+    if rows:
+        conn.execute(delivery_entries.insert(), rows)
 
 
 def fail(engine: Engine, row_id: int, error: str, retry_at: datetime) -> None:
@@ -269,6 +339,13 @@ def _record(engine: Engine, row_id: int, **values: Any) -> None:
             .where(deliveries.c.id == row_id)
             .values(claimed_by=None, claimed_until=None, **values)
         )
+
+
+def _aware(value: datetime) -> datetime:
+    """An aggregate's datetime, which skips the column type on SQLite: as an aware UTC value."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _row(row: Any) -> LedgerRow:
