@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from processes import cli, daily_schedule, run, wait_for, write_config
 from proxy import TcpProxy
 from server import FeedServer
@@ -309,13 +309,12 @@ def test_a_page_left_open_too_long_asks_again_and_changes_nothing(
     mine = their_links(web, sqlite_url)
     ann = public_id(sqlite_url, ANN)
 
-    class Old(URLSafeTimedSerializer):
-        def get_signer(self, *args: Any, **kwargs: Any) -> Any:
-            signer = super().get_signer(*args, **kwargs)
-            signer.get_timestamp = lambda: int(datetime.now(UTC).timestamp()) - 3 * 86400
-            return signer
+    class ThreeDaysAgo(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(datetime.now(UTC).timestamp()) - 3 * 86400
 
-    stale = Old(SECRET, salt="broadsheet.csrf.unsubscribe").dumps(ann)
+    salt = "broadsheet.csrf.unsubscribe"
+    stale = URLSafeTimedSerializer(SECRET, salt=salt, signer=ThreeDaysAgo).dumps(ann)
     with client(web) as http:
         page = http.post(mine.unsubscribe, data={"csrf": stale})
         assert page.status_code == 400 and "open for a long time" in page.text
