@@ -57,6 +57,8 @@ def csrf_check(
     try:
         found = serializer.loads(value, max_age=max_age)
     except SignatureExpired as exc:  # genuine, but old: the payload can be trusted
+        if not isinstance(exc.payload, bytes):
+            return "invalid"
         try:
             found = serializer.load_payload(exc.payload)
         except BadData:
