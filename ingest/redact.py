@@ -108,6 +108,4 @@ def _mask_query(url: str) -> str:
 def _mask_pair(match: re.Match[str]) -> str:
     if not is_secret_name(match["name"]) or match["value"] == MASK:
         return match[0]
-    if match["value"].startswith("$("):  # advice: `export KEY=$(command)` says how to make one
-        return match[0]
     return f"{match['name']}={MASK}"
