@@ -38,7 +38,7 @@ def web(
         err.print(
             f"The pages check every link with the key in ${settings.secret_env}, which {state}. "
             f"Set it to the key the digests' links are signed with (make one with "
-            f"`export {settings.secret_env}=$({NEW_SECRET})`), then start again.",
+            f'`export {settings.secret_env}="$({NEW_SECRET})"`), then start again.',
             markup=False,
         )
         raise typer.Exit(2)

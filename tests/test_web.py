@@ -24,10 +24,10 @@ from smtp import SmtpServer
 from stores import PG_SCHEMA, fresh_pg_schema, pg_unavailable, pg_url
 from web import SECRET, SECRET_ENV, WebServer, cli_with_key, csrf, page_links, public_id
 
-from digests.links import ARCHIVE, PREFERENCES, UNSUBSCRIBE, Links, links, token
+from digests.links import PREFERENCES, UNSUBSCRIBE, Links, token
+from ingest.models import Standing
 from ingest.store import subscribers
 from ingest.store.database import open_store
-from ingest.models import Standing
 
 ANN, BOB = "ann@example.org", "bob@example.org"
 POLICY = (
@@ -128,7 +128,7 @@ def test_web_without_a_key_refuses_to_start_and_says_how_to_make_one(
         done = run(config, "web", "--port", "1", env=env)
         assert done.returncode == 2, done.stderr
         assert "$BROADSHEET_SECRET_KEY" in done.stderr
-        assert "export BROADSHEET_SECRET_KEY=$(broadsheet web --new-secret)" in done.stderr
+        assert 'export BROADSHEET_SECRET_KEY="$(broadsheet web --new-secret)"' in done.stderr
 
 
 def test_without_base_url_the_pages_work_and_the_log_warns(web: WebServer, sqlite_url: str) -> None:
@@ -361,7 +361,7 @@ def test_preferences_show_the_choices_keep_what_was_typed_and_save_only_good_one
         for field in ("tags", "include", "exclude", "email"):
             assert f'name="{field}"' in html, field
         assert re.search(r'value="daily" checked', html) and 'value="world"' in html
-        assert '<option selected>UTC</option>' in html
+        assert "<option selected>UTC</option>" in html
 
         bad = {
             "csrf": csrf(html),
@@ -401,20 +401,24 @@ def test_preferences_show_the_choices_keep_what_was_typed_and_save_only_good_one
 def test_two_web_processes_on_one_postgresql_store_agree(tmp_path: Path) -> None:
     storage_url = fresh_pg_schema()
     config = configure(tmp_path, storage_url)
-    with WebServer(config) as one, WebServer(config) as two:
-        with client(one) as first, client(two) as second:
-            mine = their_links(one, storage_url)
-            assert "Stop sending digests" in second.get(mine.unsubscribe).text
-            assert first.post(mine.unsubscribe, data=ONE_CLICK).status_code == 200
-            shown = second.get(mine.unsubscribe)
-            assert "You are unsubscribed" in shown.text
-            back = second.post(f"{mine.unsubscribe}/undo", data={"csrf": csrf(shown.text)})
-            assert back.status_code == 200
-            assert "Stop sending digests" in first.get(mine.unsubscribe).text
-            page = first.get(mine.preferences)  # a form from one, posted to the other
-            form = {"csrf": csrf(page.text), "frequency": "daily", "time": "06:15"}
-            assert second.post(mine.preferences, data=form).status_code == 200
-            assert 'value="06:15"' in first.get(mine.preferences).text
+    with (
+        WebServer(config) as one,
+        WebServer(config) as two,
+        client(one) as first,
+        client(two) as second,
+    ):
+        mine = their_links(one, storage_url)
+        assert "Stop sending digests" in second.get(mine.unsubscribe).text
+        assert first.post(mine.unsubscribe, data=ONE_CLICK).status_code == 200
+        shown = second.get(mine.unsubscribe)
+        assert "You are unsubscribed" in shown.text
+        back = second.post(f"{mine.unsubscribe}/undo", data={"csrf": csrf(shown.text)})
+        assert back.status_code == 200
+        assert "Stop sending digests" in first.get(mine.unsubscribe).text
+        page = first.get(mine.preferences)  # a form from one, posted to the other
+        form = {"csrf": csrf(page.text), "frequency": "daily", "time": "06:15"}
+        assert second.post(mine.preferences, data=form).status_code == 200
+        assert 'value="06:15"' in first.get(mine.preferences).text
     assert standing(storage_url, ANN).preferences.schedule == "daily 06:15"
 
 
@@ -469,7 +473,11 @@ def test_the_archive_lists_what_was_sent_and_shows_it_as_sent(
 ) -> None:
     server = WebServer(configure(tmp_path, sqlite_url))
     config = configure(
-        tmp_path, sqlite_url, base_url=server.url, feeds=news(feed_server), smtp_port=smtp_server.port
+        tmp_path,
+        sqlite_url,
+        base_url=server.url,
+        feeds=news(feed_server),
+        smtp_port=smtp_server.port,
     )
     code, out, err = cli_with_key(config, "poll")
     assert code == 0, out + err

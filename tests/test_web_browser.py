@@ -21,10 +21,10 @@ from shutil import which
 from typing import Any
 
 import pytest
+from processes import run
 from server import FeedServer
 from smtp import SmtpServer
 from test_web import ANN, BOB, configure, news, standing
-from processes import run
 from web import SECRET, SECRET_ENV, WebServer, page_links
 
 sync_api = pytest.importorskip(
@@ -125,9 +125,7 @@ def delivered(
     """Poll ``feeds``, deliver the first digests by e-mail, serve the pages they link to."""
     storage_url = f"sqlite:///{tmp_path / 'store.db'}"
     server = WebServer(configure(tmp_path, storage_url))
-    config = configure(
-        tmp_path, storage_url, base_url=server.url, feeds=feeds, smtp_port=smtp.port
-    )
+    config = configure(tmp_path, storage_url, base_url=server.url, feeds=feeds, smtp_port=smtp.port)
     command(config, "poll")
     found = Delivered(config, storage_url, server, smtp)
     assert "2 emailed" in found.deliver()
@@ -275,9 +273,7 @@ def test_every_page_fits_a_phone_reads_in_the_dark_and_is_labelled(
                     assert dark == (scheme == "dark"), where
                     if shots:
                         Path(shots).mkdir(parents=True, exist_ok=True)
-                        page.screenshot(
-                            path=f"{shots}/{name}-{width}-{scheme}.png", full_page=True
-                        )
+                        page.screenshot(path=f"{shots}/{name}-{width}-{scheme}.png", full_page=True)
                 context.close()
 
 

@@ -21,7 +21,6 @@ from smtp import free_port
 from typer.testing import CliRunner
 
 from broadsheet.cli import app
-
 from digests.links import Links, links
 from ingest.store import subscribers
 from ingest.store.database import open_store
@@ -118,5 +117,7 @@ def csrf(html: str) -> str:
 def cli_with_key(config: Path, *args: str, secret: str = SECRET) -> tuple[int, str, str]:
     """Run one `broadsheet` command in this process with the signing key set: status, out, err."""
     unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("BROADSHEET_")}
-    result = CliRunner().invoke(app, [*args, "--config", str(config)], env=unset | {SECRET_ENV: secret})
+    result = CliRunner().invoke(
+        app, [*args, "--config", str(config)], env=unset | {SECRET_ENV: secret}
+    )
     return result.exit_code, result.stdout, result.stderr
