@@ -32,7 +32,7 @@ from digests.digest import Digest
 from digests.links import Links
 from digests.links import links as make_links
 from digests.preferences import PreferenceError, Standing, effective, from_form
-from digests.render import render_html
+from digests.render import html_of
 from digests.report import DigestReport
 from digests.schedule import next_run
 from digests.settings import Subscriber
@@ -191,7 +191,9 @@ def edition(app: App, email: str, delivery_id: int) -> str | None:
     person = view.subscriber or Subscriber(view.address, "daily 07:00", "0 7 * * *")
     with failures("reading an edition", "nothing was changed"):
         digest = restored(app.engine, app.settings.digests, person, delivery_id)
-    return None if digest is None else render_html(digest, app.settings.digests)
+    # Rendered as it stands: the record is of the digest after the e-mail's size fitting, and
+    # fitting it again could show as full a story that went out as a headline.
+    return None if digest is None else html_of(digest, app.settings.digests)
 
 
 def effective_subscribers(app: App, now: datetime | None = None) -> tuple[Subscriber, ...]:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from broadsheet import api
 from broadsheet.app import App
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
-from digests.deliver import DigestReport, attempt, deliver_due
-from digests.deliver import preview as preview_digest
+from digests.deliver import DigestReport, attempt
 from digests.render import render_html, render_markdown, render_text
 from digests.settings import Subscriber
-from ingest.poll import worker_name
 
 FAILED = 3  # some digests failed (they are retried): cron mails the output, a script can tell
 SubscriberOption = Annotated[
@@ -27,7 +25,7 @@ def pick(application: App, email: str | None) -> tuple[Subscriber, ...]:
     subscribers = application.settings.subscribers
     if email is None:
         return subscribers
-    chosen = tuple(s for s in subscribers if s.key == email.lower())
+    chosen = tuple(s for s in subscribers if s.key == email.strip().lower())
     if not chosen:
         known = ", ".join(s.email for s in subscribers) or "none"
         err.print(
@@ -72,14 +70,14 @@ def deliver(
     dry_run: bool,
     quiet: bool,
 ) -> DigestReport:
-    """Run the digest delivery over ``subscribers``, logging a line per digest unless quiet."""
+    """Deliver what is due to ``subscribers`` (with their own choices and holds applied).
+
+    A line per digest is logged unless quiet.
+    """
     return run_or_exit(
-        lambda: deliver_due(
-            application.engine,
-            application.delivery,
-            subscribers,
-            lambda: datetime.now(UTC),
-            owner=worker_name(),
+        lambda: api.deliver(
+            application,
+            subscribers=[person.email for person in subscribers],
             force=force,
             dry_run=dry_run,
             log=None if quiet else (lambda _level, line: err.print(line, markup=False)),
@@ -110,7 +108,17 @@ def report_dict(report: DigestReport) -> dict[str, int]:
     """The documented keys of `broadsheet digest --json`."""
     return {
         key: getattr(report, key)
-        for key in ("due", "sent", "written", "failed", "skipped_empty", "abandoned", "retrying")
+        for key in (
+            "due",
+            "sent",
+            "written",
+            "failed",
+            "skipped_empty",
+            "abandoned",
+            "retrying",
+            "held",
+            "archived",
+        )
     }
 
 
@@ -131,9 +139,7 @@ def preview(
         raise typer.Exit(2)
     application = run_or_exit(lambda: App.open(config))
     (chosen,) = pick(application, subscriber)
-    built = run_or_exit(
-        lambda: preview_digest(application.engine, application.delivery, chosen, datetime.now(UTC))
-    )
+    built = run_or_exit(lambda: api.preview(application, chosen.email))
     document = run_or_exit(
         lambda: attempt(lambda: renderers[fmt](built, application.settings.digests))
     )

@@ -49,7 +49,7 @@ def feeds(
             row["url"],
             ", ".join(row["tags"]),
             _entries(row),
-            _ago(row["last_success"], now),
+            ago(row["last_success"], now),
             _problem(row),
             _next_poll(row, now),
         )
@@ -94,10 +94,10 @@ def _next_poll(row: dict[str, Any], now: datetime) -> str:
     if not row["enabled"]:  # off in the config, or disabled by a 410
         return "disabled"
     when = row["next_poll"]
-    return "due now" if when is None or when <= now else _ago(when, now)
+    return "due now" if when is None or when <= now else ago(when, now)
 
 
-def _ago(when: datetime | None, now: datetime) -> str:
+def ago(when: datetime | None, now: datetime) -> str:
     """A time relative to now: "never", "3h ago" or "in 25m"."""
     if when is None:
         return "never"

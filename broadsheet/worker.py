@@ -3,7 +3,8 @@
 Jobs (APScheduler 3, coalesced, one instance each):
 - ``poll``: every ``[worker].poll_every``, a poll round over the feeds due by their own
   next-poll times, then a retry of any failed digest whose backoff has passed;
-- ``digest:<email>``: at each subscriber's schedule in their time zone.
+- ``digest:<email>``: at each subscriber's schedule in their time zone (their own choice, else
+  the config's; re-read after each poll round).
 On start the first poll round runs at once and every subscriber's digest is checked right after
 it, so a digest missed while the worker was down is delivered once, covering the whole gap, and
 a new subscriber's first digest already holds the articles of that round.
@@ -30,8 +31,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from broadsheet import api
 from broadsheet.app import App
-from digests.deliver import deliver_due
 from ingest.errors import BroadsheetError, ConfigError
 from ingest.parsing_pool import ParsingPool
 from ingest.poll import OFFLINE, poll, worker_name
@@ -60,6 +61,9 @@ class Worker:
             timezone=UTC,
         )
         self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
+        self._scheduled: dict[
+            str, tuple[str, str]
+        ] = {}  # subscriber -> the cron and zone of its job
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the exit status."""
@@ -93,15 +97,36 @@ class Worker:
             next_run_time=now,
             replace_existing=True,
         )
-        for subscriber in settings.subscribers:
-            trigger = CronTrigger.from_crontab(subscriber.cron, timezone=subscriber.timezone)
+        self._schedule_digests()
+
+    def _schedule_digests(self) -> None:
+        """One job per subscriber at their own schedule (their choice, else the config's)."""
+        schedules = self._schedules()
+        if schedules == self._scheduled:
+            return
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("digest:") and job.id.removeprefix("digest:") not in schedules:
+                job.remove()
+        for key, (cron, zone) in schedules.items():
+            if self._scheduled.get(key) == (cron, zone):
+                continue
             self.scheduler.add_job(
                 self.digest_job,
-                trigger,
-                args=[subscriber.key],
-                id=f"digest:{subscriber.key}",
+                CronTrigger.from_crontab(cron, timezone=zone),
+                args=[key],
+                id=f"digest:{key}",
                 replace_existing=True,
             )
+        self._scheduled = schedules
+
+    def _schedules(self) -> dict[str, tuple[str, str]]:
+        """Each subscriber's cron and zone; the config's when the store cannot say."""
+        try:
+            people = api.effective_subscribers(self.app)
+        except BroadsheetError as error:
+            log.warning("subscribers' own schedules unknown (%s); using the config's", error)
+            people = self.app.settings.subscribers
+        return {person.key: (person.cron, person.timezone) for person in people}
 
     def poll_job(self) -> None:
         """A poll round over the due feeds, then retries of failed digests that are due."""
@@ -135,6 +160,7 @@ class Worker:
             log.warning("feed %s: %s", failure["url"], failure["error"])
         if report.offline:
             log.warning(OFFLINE)
+        self._schedule_digests()  # a subscriber may have chosen another schedule meanwhile
         self.digest_job()
 
     def _round_failed(self, error: str) -> None:
@@ -148,14 +174,10 @@ class Worker:
         """Deliver the digests that are due (one subscriber's, or everyone's)."""
         if self.stopping.is_set():
             return
-        application = self.app
-        subscribers = [s for s in application.settings.subscribers if key in (None, s.key)]
         try:
-            report = deliver_due(
-                application.engine,
-                application.delivery,
-                subscribers,
-                lambda: datetime.now(UTC),
+            report = api.deliver(
+                self.app,
+                subscribers=None if key is None else [key],
                 owner=self.name,
                 log=log.log,  # failures at WARNING, a digest given up at ERROR
             )
@@ -194,6 +216,7 @@ class Worker:
         for job in self.scheduler.get_jobs():
             if job.id.startswith("digest:"):
                 job.remove()
+        self._scheduled = {}
         self._schedule()
         old.close()
         log.info("config reloaded: %s", self._describe())

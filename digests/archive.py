@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from digests import edition as recorded
-from digests.deliver import entry_of
+from digests.compose import entry_of
 from digests.digest import Digest
 from digests.models import Window
 from digests.settings import DigestSettings, Subscriber

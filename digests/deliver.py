@@ -15,64 +15,58 @@ a few refusals (see ``ledger.after_failure``). Only the store failing as a whole
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from email.utils import parseaddr
-from typing import Any, Protocol, TypeVar
+from typing import Protocol
 
 from sqlalchemy import Engine
 
-from digests import ledger, outbox
-from digests.digest import Digest, build_digest
+from digests import edition, ledger, outbox
+from digests.compose import (
+    Delivery,
+    DigestFailed,
+    attempt,
+    compose,
+    due_windows,
+    entry_of,
+    message_id,
+    own,
+    preview,
+)
+from digests.digest import Digest
 from digests.due import Due, plan_all
-from digests.models import DigestEntry, Window
-from digests.render import render_html, render_markdown, render_text
+from digests.models import Window
+from digests.render import fit, render_html, render_markdown, render_text
 from digests.report import DigestReport
-from digests.settings import DigestSettings, SmtpSettings, Subscriber, WebSettings
-from ingest.errors import BroadsheetError, DeliveryError, StoreError
+from digests.settings import Subscriber
+from ingest.errors import DeliveryError
 from ingest.store import deliveries
 from ingest.store.database import failures as store_failures
-from ingest.store.database import is_outage
+
+# Making a digest lives in digests/compose.py; these names are also delivery's.
+__all__ = [
+    "Delivery",
+    "DigestFailed",
+    "DigestReport",
+    "Log",
+    "attempt",
+    "compose",
+    "deliver_due",
+    "due_windows",
+    "entry_of",
+    "message_id",
+    "preview",
+]
 
 Clock = Callable[[], datetime]
-T = TypeVar("T")
-
-
-class DigestFailed(DeliveryError):
-    """One digest could not be planned or made: a bug, a template value, a row the store refused."""
 
 
 class Log(Protocol):
     """Where a run reports each digest: a level (as in ``logging``) and a line."""
 
     def __call__(self, level: int, line: str, /) -> None: ...
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """Where digests go: the SMTP server, the digest settings and the web pages' address."""
-
-    smtp: SmtpSettings
-    digests: DigestSettings
-    web: WebSettings = field(default_factory=WebSettings)
-
-    @property
-    def unsubscribe_address(self) -> str:
-        """Where readers write to unsubscribe: [digests].unsubscribe, else the From address."""
-        return parseaddr(self.digests.unsubscribe or self.smtp.sender)[1]
-
-    @property
-    def unsubscribe(self) -> str:
-        """The mailto: URL for the List-Unsubscribe header."""
-        return f"mailto:{self.unsubscribe_address}?subject=unsubscribe"
-
-    @property
-    def domain(self) -> str:
-        """The domain of the From address, for Message-IDs."""
-        return parseaddr(self.smtp.sender)[1].rpartition("@")[2] or "broadsheet.invalid"
 
 
 @dataclass(frozen=True)
@@ -129,86 +123,21 @@ def _planned(run: _Run, subscribers: Sequence[Subscriber]) -> list[Due]:
     found = deliveries.standings(run.engine, [s.key for s in subscribers])
     planned = plan_all(found, subscribers, now, force=run.force)
     for subscriber, exc in planned.failures:
-        _unrecorded(run, subscriber, _own(exc))
+        _unrecorded(run, subscriber, own(exc))
     for retry in planned.retries:
-        run.report.waiting(retry.subscriber, retry.at, retry.error, retry.attempts)
-    # A waiting first window is looked at again only when entries arrived since its last look.
+        if not retry.subscriber.hold:  # a held subscriber's window is skipped, not retried
+            run.report.waiting(retry.subscriber, retry.at, retry.error, retry.attempts)
+    # A waiting first window is looked at again only when entries arrived since its last look
+    # (a held subscriber's is closed at once).
     due = [
         item
         for item in planned.due
-        if item.examined is None or deliveries.anything_after(run.engine, item.examined)
+        if item.subscriber.hold
+        or item.examined is None
+        or deliveries.anything_after(run.engine, item.examined)
     ]
     run.report.due = len(due)
     return due
-
-
-def due_windows(
-    engine: Engine, subscribers: Sequence[Subscriber], now: datetime, *, force: bool = False
-) -> list[tuple[Subscriber, Window]]:
-    """Each subscriber's window that is due now, from one read of the ledger."""
-    found = deliveries.standings(engine, [s.key for s in subscribers])
-    planned = plan_all(found, subscribers, now, force=force)
-    if planned.failures:
-        raise planned.failures[0][1]
-    return [(due.subscriber, due.window) for due in planned.due]
-
-
-def preview(engine: Engine, delivery: Delivery, subscriber: Subscriber, now: datetime) -> Digest:
-    """The subscriber's next digest up to now, unsealed entries included; records nothing.
-
-    Whatever goes wrong making it is a DeliveryError (a StoreError when the store fails).
-    """
-    with store_failures("previewing a digest", "nothing was recorded"):
-        return attempt(lambda: _preview(engine, delivery, subscriber, now))
-
-
-def _preview(engine: Engine, delivery: Delivery, subscriber: Subscriber, now: datetime) -> Digest:
-    ((_, window),) = due_windows(engine, [subscriber], now, force=True)
-    return compose(engine, delivery, subscriber, window)
-
-
-def attempt(action: Callable[[], T]) -> T:
-    """Run ``action``; an unexpected error becomes a DigestFailed that says what failed."""
-    try:
-        return action()
-    except Exception as exc:
-        own = _own(exc)
-        if own is None or own is exc:
-            raise
-        raise own from exc
-
-
-def compose(engine: Engine, delivery: Delivery, subscriber: Subscriber, window: Window) -> Digest:
-    """The digest of ``window`` for ``subscriber``, read from the store (records nothing)."""
-    rows = deliveries.window_entries(engine, window.after, window.upto, window.start)
-    return build_digest(
-        [entry_of(row) for row in rows],
-        subscriber,
-        window,
-        delivery.digests,
-        unsubscribe=delivery.unsubscribe_address,
-    )
-
-
-def message_id(subscriber: str, start: datetime, domain: str) -> str:
-    """The Message-ID for a subscriber's window: the same on every attempt."""
-    digest = hashlib.sha256(f"{subscriber}|{start.isoformat()}".encode()).hexdigest()[:24]
-    return f"<digest.{digest}@{domain}>"
-
-
-def _own(exc: Exception) -> DeliveryError | None:
-    """``exc`` as one subscriber's failure; None when it is the store failing for everyone."""
-    if isinstance(exc, DeliveryError):
-        return exc
-    if isinstance(exc, StoreError) or is_outage(exc):
-        return None
-    if isinstance(exc, BroadsheetError):
-        return DigestFailed(str(exc))
-    first = (str(exc).strip().splitlines() or [""])[0]
-    return DigestFailed(
-        f"the digest could not be made: {type(exc).__name__}: {first}; it is retried with "
-        "backoff (check this subscriber's settings and the templates)"
-    )
 
 
 def _deliver(run: _Run, item: Due) -> None:
@@ -216,22 +145,25 @@ def _deliver(run: _Run, item: Due) -> None:
     try:
         held = _claim(run, subscriber, window)
     except Exception as exc:
-        own = _own(exc)
-        if own is None:
+        mine = own(exc)
+        if mine is None:
             raise
-        _unrecorded(run, subscriber, own)
+        _unrecorded(run, subscriber, mine)
         return
     if held is None:
         run.report.due -= 1  # another process is delivering it, or already did
         return
     window = replace(window, end=held.window_end, upto=held.seal_end)
     try:
+        if subscriber.hold:
+            _held(run, subscriber, held)
+            return
         _compose_and_send(run, replace(item, window=window), held)
     except Exception as exc:
-        own = _own(exc)
-        if own is None:
+        mine = own(exc)
+        if mine is None:
             raise
-        _failed(run, subscriber, held, own)
+        _failed(run, subscriber, held, mine)
 
 
 def _claim(run: _Run, subscriber: Subscriber, window: Window) -> deliveries.Held | None:
@@ -264,6 +196,8 @@ def _compose_and_send(run: _Run, item: Due, held: deliveries.Held) -> None:
         run.delivery.digests,
         list_unsubscribe=run.delivery.unsubscribe,
         now=run.clock(),
+        links=run.delivery.links(subscriber),
+        delivery_id=held.id,
     )
     now = run.clock()
     if not deliveries.renew(run.engine, held.id, run.owner, ledger.until(now, run.lease)):
@@ -274,7 +208,7 @@ def _compose_and_send(run: _Run, item: Due, held: deliveries.Held) -> None:
         )
         return
     sent = outbox.send(packed, run.delivery.smtp, run.delivery.digests.output_dir, run.clock)
-    _finished(run, subscriber, held, digest, sent)
+    _finished(run, subscriber, held, fit(packed.digest, run.delivery.digests), sent)
 
 
 def _digest(run: _Run, item: Due) -> Digest | None:
@@ -311,8 +245,18 @@ def _finished(
     digest: Digest,
     sent: outbox.Sent,
 ) -> None:
-    channels = sent.channels
-    deliveries.finish(run.engine, held.id, "sent", run.clock(), digest.story_count, channels)
+    channels = sent.channels or ("archive",)  # no channel: kept for the web archive alone
+    deliveries.finish(
+        run.engine,
+        held.id,
+        "sent",
+        run.clock(),
+        digest.story_count,
+        channels,
+        edition=edition.record(digest),
+        carried=edition.entry_ids(digest),
+    )
+    run.report.archived += channels == ("archive",)
     if sent.path is not None:
         run.report.written += 1
         run.report.files.append(str(sent.path))
@@ -321,6 +265,13 @@ def _finished(
         logging.INFO,
         f"digest {subscriber.email}: {digest.story_count} stories via {' + '.join(channels)}",
     )
+
+
+def _held(run: _Run, subscriber: Subscriber, held: deliveries.Held) -> None:
+    """A subscriber who wants nothing now: the window is closed unsent, and the note says why."""
+    deliveries.finish(run.engine, held.id, "skipped", run.clock(), 0, [], note=subscriber.hold)
+    run.report.held += 1
+    run.log(logging.INFO, f"digest {subscriber.email}: nothing sent: {subscriber.hold}")
 
 
 def _failed(run: _Run, subscriber: Subscriber, held: deliveries.Held, error: DeliveryError) -> None:
@@ -354,6 +305,10 @@ def _dry_run(run: _Run, item: Due) -> None:
     if item.held_until is not None and item.held_until >= run.clock():
         run.report.due -= 1  # another process holds it: the real run would leave it too
         return
+    if subscriber.hold:
+        run.report.held += 1
+        run.log(logging.INFO, f"digest {subscriber.email}: would send nothing: {subscriber.hold}")
+        return
     try:
         digest = _digest(run, item)
         if digest is not None:
@@ -361,12 +316,12 @@ def _dry_run(run: _Run, item: Due) -> None:
             render_text(digest, run.delivery.digests)
             render_markdown(digest, run.delivery.digests)
     except Exception as exc:
-        own = _own(exc)
-        if own is None:
+        mine = own(exc)
+        if mine is None:
             raise
         run.report.failed += 1
-        run.report.error(subscriber, str(own), "failed")
-        run.log(logging.WARNING, f"digest {subscriber.email}: would fail ({own})")
+        run.report.error(subscriber, str(mine), "failed")
+        run.log(logging.WARNING, f"digest {subscriber.email}: would fail ({mine})")
         return
     if digest is None:
         run.report.due -= 1
@@ -376,33 +331,13 @@ def _dry_run(run: _Run, item: Due) -> None:
         return
     run.report.sent += "email" in subscriber.deliver
     run.report.written += "markdown" in subscriber.deliver
+    run.report.archived += not subscriber.deliver
     again = f", attempt {item.attempts + 1}" if item.attempts else ""
     run.log(
         logging.INFO,
         f"digest {subscriber.email}: would deliver {digest.story_count} stories "
-        f"via {' + '.join(subscriber.deliver)} ({window.start:%Y-%m-%d %H:%M} – "
+        f"via {' + '.join(subscriber.deliver or ('archive',))} ({window.start:%Y-%m-%d %H:%M} – "
         f"{window.end:%Y-%m-%d %H:%M} UTC{again})",
-    )
-
-
-def entry_of(row: Any) -> DigestEntry:
-    """A stored entry row (as ``deliveries.entry_query`` reads it) as a DigestEntry."""
-    return DigestEntry(
-        id=row.id,
-        feed_url=row.config_url,
-        feed_title=row.feed_title or row.feed_fetch_url,
-        feed_tags=tuple(row.feed_tags or ()),
-        title=row.title,
-        link=row.link,
-        authors=tuple(row.authors or ()),
-        published=row.published_at,
-        first_seen=row.first_seen_at,
-        summary_html=row.summary_html,
-        content_html=row.content_html,
-        excerpt=row.excerpt,
-        image=row.image,
-        image_width=row.image_width,
-        tags=tuple(row.tags or ()),
     )
 
 

@@ -20,6 +20,8 @@ class DigestReport:
     skipped_empty: int = 0
     abandoned: int = 0
     retrying: int = 0  # failed earlier, waiting for their backoff
+    held: int = 0  # due, but the subscriber wants nothing now (unsubscribed, paused): skipped
+    archived: int = 0  # made and kept for the web archive only (the subscriber turned e-mail off)
     dry_run: bool = False
     errors: list[dict[str, str]] = field(default_factory=list)
     retries: list[dict[str, str]] = field(default_factory=list)
@@ -37,6 +39,8 @@ class DigestReport:
             f"{self.written} {would}written, {self.skipped_empty} empty (skipped), "
             f"{self.failed} failed"
         )
+        line += f", {self.archived} {would}kept in the archive only" if self.archived else ""
+        line += f", {self.held} held (unsubscribed or paused)" if self.held else ""
         line += f", {self.abandoned} given up" if self.abandoned else ""
         line += f", {self.retrying} waiting to retry" if self.retrying else ""
         return f"dry run, nothing sent or recorded: {line}" if self.dry_run else line

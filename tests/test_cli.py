@@ -67,6 +67,8 @@ def test_run_once_on_the_shipped_config_writes_a_markdown_digest(
         "skipped_empty": 0,
         "abandoned": 0,
         "retrying": 0,
+        "held": 0,
+        "archived": 0,
     }
 
 
