@@ -28,6 +28,7 @@ from digests.links import PREFERENCES, UNSUBSCRIBE, Links, token
 from ingest.models import Standing
 from ingest.store import subscribers
 from ingest.store.database import open_store
+from ingest.store.deliveries import history
 
 ANN, BOB = "ann@example.org", "bob@example.org"
 POLICY = (
@@ -502,3 +503,55 @@ def test_the_archive_lists_what_was_sent_and_shows_it_as_sent(
 def titles(html: str) -> list[str]:
     """The story titles of a digest's HTML, in order."""
     return re.findall(r'<h2 class="title"[^>]*>(?:<a [^>]*>)?([^<]+)', html)
+
+
+# From a delivered digest to the next run
+
+
+def test_one_click_from_a_delivered_digest_stops_the_next_one_and_the_ledger_says_why(
+    tmp_path: Path, sqlite_url: str, feed_server: FeedServer, smtp_server: SmtpServer
+) -> None:
+    server = WebServer(configure(tmp_path, sqlite_url))
+    config = configure(
+        tmp_path,
+        sqlite_url,
+        base_url=server.url,
+        feeds=news(feed_server),
+        smtp_port=smtp_server.port,
+    )
+    code, out, err = cli_with_key(config, "poll")
+    assert code == 0, out + err
+    code, out, err = cli_with_key(config, "digest", "--now")
+    assert code == 0 and "2 emailed" in out, out + err
+    (mail,) = (m for m in smtp_server.messages if m["To"] == ANN)
+    offered = re.findall(r"<([^>]+)>", str(mail["List-Unsubscribe"]))
+    assert len(offered) == 2 and offered[1].startswith("mailto:"), offered
+    one_click = offered[0]
+    assert one_click.startswith(f"{server.url}/u/")
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    with server, httpx.Client(follow_redirects=False, timeout=30) as http:
+        assert http.get(one_click).status_code == 200
+        assert standing(sqlite_url, ANN).state == "active"  # a GET changes nothing
+        for _ in range(2):  # as a mail provider posts it; a repeat is harmless
+            answer = http.post(
+                one_click,
+                content=b"List-Unsubscribe=One-Click",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            assert answer.status_code == 200 and "location" not in answer.headers
+    gone = standing(sqlite_url, ANN)
+    assert (gone.state, gone.unsubscribed_via) == ("unsubscribed", "one-click")
+
+    code, out, err = cli_with_key(config, "digest", "--now")
+    assert code == 0, out + err
+    assert "1 held (unsubscribed or paused)" in out
+    assert [m["To"] for m in smtp_server.messages].count(ANN) == 1
+    engine = open_store(sqlite_url)
+    try:
+        rows = history(engine, ANN)
+    finally:
+        engine.dispose()
+    assert [row["state"] for row in rows] == ["sent", "skipped"]
+    day = f"{gone.unsubscribed_at:%Y-%m-%d}" if gone.unsubscribed_at else "?"
+    assert rows[-1]["note"] == f"unsubscribed on {day} (one-click)"
