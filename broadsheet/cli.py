@@ -16,6 +16,8 @@ from broadsheet.app import App, close_opened
 from broadsheet.health import judge
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
 from broadsheet.units import parse_duration
+from digests import dkim
+from digests.settings import SmtpSettings
 from ingest.models import FeedState
 from ingest.poll import OFFLINE, RoundReport, due_count, poll
 from ingest.redact import mask_url
@@ -74,9 +76,32 @@ def check(config: ConfigOption = None) -> None:
             f"  smtp         {smtp.host}:{smtp.port} ({smtp.security}), from {smtp.sender}",
             markup=False,
         )
+        if smtp.dkim_domain:
+            _print_dkim(smtp)
     out.print(f"  markdown to  {settings.digests.output_dir}", markup=False)
+    if settings.web.enabled:
+        out.print(
+            f"  web          one-click unsubscribe: on ({settings.web.base_url})", markup=False
+        )
+    else:
+        out.print(
+            "  web          one-click unsubscribe: off (no [web] base_url: digests carry only "
+            "the mailto: address)",
+            markup=False,
+        )
     for warning in advice.warnings(settings):
         err.print(f"warning: {warning}", markup=False)
+
+
+def _print_dkim(smtp: SmtpSettings) -> None:
+    """Who signs, with which key, and the DNS record that must publish its public half."""
+    key = dkim.load_key(smtp.dkim_key)  # the config check loaded it already
+    out.print(
+        f"  dkim         signs as {smtp.dkim_domain}, selector {smtp.dkim_selector} "
+        f"({key.algorithm} key, {key.bits} bits)",
+        markup=False,
+    )
+    out.print(f"               DNS TXT {dkim.record_name(smtp)}: {key.record}", markup=False)
 
 
 @app.command("poll")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from broadsheet import USER_AGENT, subscriber_table
+from broadsheet import USER_AGENT, smtp_table, subscriber_table
 from broadsheet.checks import (
     Checker,
     address,
@@ -123,7 +123,7 @@ def parse(raw: dict[str, Any], file: Path) -> Settings:
     storage_url = _storage_url(check, storage.get("url", "sqlite:///data/broadsheet.db"), base)
     poll = _poll(check, check.table(raw, "poll", _POLL_KEYS))
     feeds = tuple(_feeds(check, raw.get("feeds", [])))
-    smtp = _smtp(check, check.table(raw, "smtp", _SMTP_KEYS))
+    smtp = smtp_table.smtp(check, check.table(raw, "smtp", smtp_table.KEYS))
     digests = _digests(check, check.table(raw, "digests", _DIGEST_KEYS), base)
     subscribers = tuple(subscriber_table.subscribers(check, raw.get("subscribers", [])))
     worker = _worker(check, check.table(raw, "worker", _WORKER_KEYS))
@@ -235,42 +235,6 @@ def _feeds(check: Checker, raw: Any) -> list[FeedSpec]:
     return feeds
 
 
-_SMTP_KEYS = {
-    "host",
-    "port",
-    "security",
-    "username",
-    "password_env",
-    "from",
-    "reply_to",
-    "timeout",
-    "data_timeout",
-}
-
-
-def _smtp(check: Checker, table: dict[str, Any]) -> SmtpSettings:
-    d = SmtpSettings()
-    security = check.typed(table, "security", "smtp", str, d.security)
-    if security not in ("starttls", "ssl", "none"):
-        check.fail("smtp.security", f'expected "starttls", "ssl" or "none", got {security!r}')
-        security = d.security
-    port = check.typed(table, "port", "smtp", int, 465 if security == "ssl" else d.port)
-    if not 0 < port < 65536:
-        check.fail("smtp.port", f"expected a port number from 1 to 65535, got {port}")
-    reply_to = table.get("reply_to", "")
-    return SmtpSettings(
-        host=check.typed(table, "host", "smtp", str, d.host),
-        port=port,
-        security=security,
-        username=check.typed(table, "username", "smtp", str, d.username),
-        password_env=check.typed(table, "password_env", "smtp", str, d.password_env),
-        sender=check.converted(table, "from", "smtp", address, d.sender),
-        reply_to=check.converted(table, "reply_to", "smtp", address, "") if reply_to else "",
-        timeout=check.converted(table, "timeout", "smtp", duration, d.timeout),
-        data_timeout=check.converted(table, "data_timeout", "smtp", duration, d.data_timeout),
-    )
-
-
 _DIGEST_KEYS = {
     "title",
     "output_dir",
@@ -356,7 +320,7 @@ def _web(check: Checker, table: dict[str, Any]) -> WebSettings:
         check.fail(
             "web.base_url",
             f"links to {web.base_url} are signed with the key in ${web.secret_env}, which {state}; "
-            f"make one with `export {web.secret_env}=$({NEW_SECRET})` (keep it: changing it "
+            f'make one with `export {web.secret_env}="$({NEW_SECRET})"` (keep it: changing it '
             "breaks every link already mailed), or empty base_url to send no web links",
         )
     return web

@@ -32,6 +32,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, getaddresses, parseaddr
 from typing import TYPE_CHECKING
 
+from digests import dkim
 from digests.settings import SmtpSettings
 from ingest.errors import DeliveryError
 
@@ -65,11 +66,20 @@ class Letter:
     message_id: str
     date: datetime
     list_id: str
-    unsubscribe: str  # a mailto: URL
+    # The List-Unsubscribe URIs: the one-click https:// link first when the digest has one,
+    # then the mailto: URL.
+    unsubscribe: tuple[str, ...]
+
+
+ONE_CLICK = "List-Unsubscribe=One-Click"  # List-Unsubscribe-Post (RFC 8058)
 
 
 def build(letter: Letter, smtp: SmtpSettings) -> EmailMessage:
-    """A multipart/alternative message (plain text first, then HTML) with list headers."""
+    """A multipart/alternative message (plain text first, then HTML) with list headers.
+
+    With an http(s) unsubscribe link the message offers one-click unsubscribing (RFC 8058):
+    ``List-Unsubscribe-Post`` tells the mail client to POST ``List-Unsubscribe=One-Click`` there.
+    """
     message = EmailMessage()
     name, address = parseaddr(smtp.sender)
     message["From"] = formataddr((name, address))
@@ -80,7 +90,11 @@ def build(letter: Letter, smtp: SmtpSettings) -> EmailMessage:
     message["Date"] = format_datetime(letter.date)
     message["Message-ID"] = letter.message_id
     message["List-Id"] = f"<{letter.list_id}>"
-    message["List-Unsubscribe"] = f"<{letter.unsubscribe}>"
+    # Set as written: folded by the email package, a long URL would become an RFC 2047
+    # encoded word, which no client reads as a URL. One URI per line.
+    message.set_raw("List-Unsubscribe", ",\n ".join(f"<{uri}>" for uri in letter.unsubscribe))
+    if any(uri.startswith(("https:", "http:")) for uri in letter.unsubscribe):
+        message["List-Unsubscribe-Post"] = ONE_CLICK
     message["Auto-Submitted"] = "auto-generated"
     message["Precedence"] = "list"
     message.set_content(letter.text, subtype="plain", charset="utf-8", cte="quoted-printable")
@@ -136,7 +150,7 @@ _REJECTED = {  # a 5xx at this step: what was refused, and what to check
 
 
 def _converse(client: _Client, message: EmailMessage, smtp: SmtpSettings) -> None:
-    sender, recipients, payload, options = _envelope(message)
+    sender, recipients, payload, options = _envelope(message, smtp)
     client.step = "connecting"
     code, reply = client.connect(smtp.host, smtp.port)
     _expect(code, reply, smtp, "the connection", 220)
@@ -271,13 +285,21 @@ def _unsupported(step: str, where: str) -> str:
     )
 
 
-def _envelope(message: EmailMessage) -> tuple[str, list[str], bytes, list[str]]:
+def wire(message: EmailMessage, smtp: SmtpSettings) -> bytes:
+    """The message as it goes on the wire (before dot-stuffing), DKIM-signed when configured."""
+    return _envelope(message, smtp)[2]
+
+
+def _envelope(message: EmailMessage, smtp: SmtpSettings) -> tuple[str, list[str], bytes, list[str]]:
     """The envelope sender and recipients, the bytes to send and the MAIL FROM options."""
     sender = getaddresses([str(h) for h in message.get_all("From", [])])[0][1]
     headers = [str(h) for h in message.get_all("To", []) + message.get_all("Cc", [])]
     recipients = [address for _, address in getaddresses(headers)]
     international = not all(address.isascii() for address in (sender, *recipients))
-    payload = message.as_bytes(policy=policy.SMTPUTF8 if international else policy.SMTP)
+    chosen = policy.SMTPUTF8 if international else policy.SMTP
+    # Headers set as written (set_raw) keep their own folding; the rest are folded as usual.
+    payload = message.as_bytes(policy=chosen.clone(refold_source="none"))
+    payload = dkim.sign(payload, smtp)  # the signature covers exactly these bytes
     return sender, recipients, payload, ["SMTPUTF8", "BODY=8BITMIME"] if international else []
 
 

@@ -15,7 +15,14 @@ from zoneinfo import ZoneInfo
 from digests import mail, markdown_files
 from digests.digest import Digest
 from digests.links import Links
-from digests.render import render_html, render_markdown, render_text, subject
+from digests.render import (
+    fit,
+    render_html,
+    render_markdown,
+    render_text,
+    subject,
+    web_footer,
+)
 from digests.settings import DigestSettings, SmtpSettings
 
 
@@ -48,23 +55,33 @@ def pack(
     links: Links | None = None,
     delivery_id: int | None = None,
 ) -> Outbox:
-    """Render ``digest`` for each channel its subscriber takes."""
+    """Render ``digest`` for each channel its subscriber takes.
+
+    With ``links`` the footers carry them (``delivery_id`` gives "view in browser") and the
+    e-mail offers one-click unsubscribing: the link first, then ``list_unsubscribe`` (mailto:).
+    """
     channels = digest.subscriber.deliver
+    footer = web_footer(links, delivery_id)
     letter = None
     if "email" in channels:
         letter = mail.Letter(
             to_email=digest.subscriber.email,
             to_name=digest.subscriber.name,
             subject=subject(digest),
-            text=render_text(digest, settings),
-            html=render_html(digest, settings),
+            text=render_text(digest, settings, footer),
+            html=render_html(digest, settings, footer),
             message_id=message_id,
             date=now,
             list_id=settings.list_id,
-            unsubscribe=list_unsubscribe,
+            unsubscribe=(links.unsubscribe, list_unsubscribe) if links else (list_unsubscribe,),
         )
-    text = render_markdown(digest, settings) if "markdown" in channels else None
+    text = render_markdown(digest, settings, footer) if "markdown" in channels else None
     return Outbox(digest, letter, text, links, delivery_id)
+
+
+def shown(outbox: Outbox, settings: DigestSettings) -> Digest:
+    """The digest as it went out: the stories the e-mail's size budget let in (``render.fit``)."""
+    return fit(outbox.digest, settings, web_footer(outbox.links, outbox.delivery_id))
 
 
 def send(

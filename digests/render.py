@@ -24,6 +24,12 @@ Size. Gmail clips a message whose HTML passes about 102 KB. The HTML part, measu
 full within ``FULL_SHARE`` of it (more when every other story then fits as a headline), the
 next ones as headlines with links, and the rest are counted ("N more stories"). The text and
 Markdown parts show the same stories (``fit``).
+
+Links. Given the footer of the subscriber's ``Links`` (``web_footer``, when ``[web] base_url``
+is set), the HTML and text footers link Unsubscribe, Preferences, View in browser (with a
+``delivery_id``) and Past editions, and the Markdown the past editions; with ``NO_LINKS`` the
+footers give the mailto: address. Templates receive it as ``links``. The footer counts against
+the budget, so ``fit`` takes the same footer as the renderers.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ import jinja2
 from markupsafe import Markup
 
 from digests.digest import Digest, shorten
+from digests.links import Links
 from digests.settings import DigestSettings, Subscriber
 from ingest.errors import DeliveryError
 from ingest.sanitize import excerpt as cut_excerpt
@@ -73,19 +80,41 @@ class RenderError(DeliveryError):
     """A digest could not be rendered, nearly always because of a custom template."""
 
 
-def render_html(digest: Digest, settings: DigestSettings) -> str:
+@dataclass(frozen=True)
+class Footer:
+    """The subscriber's pages as a footer links them; empty strings without ``[web]`` links."""
+
+    unsubscribe: str = ""
+    preferences: str = ""
+    edition: str = ""  # this digest on the web ("view in browser"), once it has a ledger row
+    archive: str = ""  # past editions
+
+
+NO_LINKS = Footer()  # the footers give the mailto: address
+
+
+def web_footer(links: Links | None, delivery_id: int | None = None) -> Footer:
+    """The footer for ``links`` (None: no [web] links); ``delivery_id`` adds "view in browser"."""
+    if links is None:
+        return NO_LINKS
+    edition = links.edition(delivery_id) if delivery_id is not None else ""
+    return Footer(links.unsubscribe, links.preferences, edition, links.archive)
+
+
+def render_html(digest: Digest, settings: DigestSettings, footer: Footer = NO_LINKS) -> str:
     """The digest as a complete HTML e-mail body with its CSS inlined, within ``BUDGET``."""
-    return _fitted(digest, settings)[1]
+    return _fitted(digest, settings, footer)[1]
 
 
-def render_text(digest: Digest, settings: DigestSettings) -> str:
+def render_text(digest: Digest, settings: DigestSettings, footer: Footer = NO_LINKS) -> str:
     """The digest as plain text wrapped at 72 columns, links numbered and listed at the end."""
-    return _render("digest.txt", fit(digest, settings), settings, refs=References())
+    shown = fit(digest, settings, footer)
+    return _render("digest.txt", shown, settings, footer, refs=References())
 
 
-def render_markdown(digest: Digest, settings: DigestSettings) -> str:
+def render_markdown(digest: Digest, settings: DigestSettings, footer: Footer = NO_LINKS) -> str:
     """The digest as a Markdown document, with the same stories as the e-mail."""
-    return _render("digest.md", fit(digest, settings), settings)
+    return _render("digest.md", fit(digest, settings, footer), settings, footer)
 
 
 def sent_size(html: str) -> int:
@@ -97,18 +126,21 @@ def sent_size(html: str) -> int:
     return len(quopri.encodestring(html.encode("utf-8")))
 
 
-def fit(digest: Digest, settings: DigestSettings) -> Digest:
-    """The digest as the e-mail shows it: stories past the size budget as headlines or counted."""
-    return _fitted(digest, settings)[0]
+def fit(digest: Digest, settings: DigestSettings, footer: Footer = NO_LINKS) -> Digest:
+    """The digest as the e-mail shows it: stories past the size budget as headlines or counted.
+
+    Give the ``footer`` the e-mail carries: its links take room from the stories.
+    """
+    return _fitted(digest, settings, footer)[0]
 
 
 @lru_cache(maxsize=4)
-def _fitted(digest: Digest, settings: DigestSettings) -> tuple[Digest, str]:
+def _fitted(digest: Digest, settings: DigestSettings, footer: Footer) -> tuple[Digest, str]:
     pages: dict[tuple[int, int], str] = {}
 
     def size(full: int, brief: int) -> int:
         if (full, brief) not in pages:
-            pages[full, brief] = html_of(shorten(digest, full, brief), settings)
+            pages[full, brief] = html_of(shorten(digest, full, brief), settings, footer)
         return sent_size(pages[full, brief])
 
     count = sum(len(group.stories) for group in digest.groups)
@@ -140,9 +172,9 @@ def _largest(fits: Callable[[int], bool], upper: int) -> int:
     return low
 
 
-def html_of(digest: Digest, settings: DigestSettings) -> str:
+def html_of(digest: Digest, settings: DigestSettings, footer: Footer = NO_LINKS) -> str:
     """The whole digest as HTML, CSS inlined but for <style> blocks marked to keep; no budget."""
-    html = _render("digest.html", digest, settings)
+    html = _render("digest.html", digest, settings, footer)
     inlined = [match[1] for match in _INLINED_STYLE.finditer(html)]
     try:
         inliner = css_inline.CSSInliner(
@@ -177,9 +209,16 @@ class References:
         return list(self.numbers)
 
 
-def _render(name: str, digest: Digest, settings: DigestSettings, **extra: Any) -> str:
+def _render(
+    name: str,
+    digest: Digest,
+    settings: DigestSettings,
+    footer: Footer = NO_LINKS,
+    **extra: Any,
+) -> str:
     env = environment(settings.templates)
     context = {
+        "links": footer,
         "digest": digest,
         "subject": subject(digest),
         "period": period(digest),

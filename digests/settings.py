@@ -19,6 +19,10 @@ class SmtpSettings:
     reply_to: str = ""
     timeout: float = 30.0  # the whole conversation, except the wait for the final reply
     data_timeout: float = 600.0  # the wait for the reply to the end of DATA (RFC 5321 4.5.3.2)
+    # DKIM signing (all three or none): d=, s= and the variable holding the PEM private key.
+    dkim_domain: str = ""
+    dkim_selector: str = ""
+    dkim_key_env: str = ""
 
     @property
     def password(self) -> str:
@@ -26,6 +30,13 @@ class SmtpSettings:
         import os
 
         return os.environ.get(self.password_env, "") if self.password_env else ""
+
+    @property
+    def dkim_key(self) -> str:
+        """The DKIM private key (PEM) read from ``dkim_key_env`` at the moment of use."""
+        import os
+
+        return os.environ.get(self.dkim_key_env, "") if self.dkim_key_env else ""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ would send it) all succeed over a store with entries in it, raising nothing but 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import pytest
 import tomlkit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from keys import OPENSSL, private_key
 from sqlalchemy import Engine
 
 from broadsheet import config
@@ -118,6 +121,7 @@ def text_key(*values: str) -> st.SearchStrategy[Any]:
     return key(st.sampled_from(values), text=True)
 
 
+DKIM_VARIABLE = "TEST_PROPERTY_DKIM_KEY"  # holds a key made by openssl (the ``dkim_key`` fixture)
 DURATION = text_key("20s", "30m", "1h", "1d", "2w", "3650d", "0.5s", "1ms")
 SIZE = text_key("512KB", "10MB", "1GiB", "2048")
 ADDRESS = text_key(
@@ -170,16 +174,23 @@ FEED = st.fixed_dictionaries(
         "enabled": key(st.booleans()),
     },
 )
-SMTP = table(
-    host=text_key("127.0.0.1", "mail.example.org"),
-    port=key(st.integers(1, 65535)),
-    security=text_key("starttls", "ssl", "none"),
-    username=text_key("ann", ""),
-    password_env=text_key("BROADSHEET_SMTP_PASSWORD"),
-    **{"from": ADDRESS},
-    reply_to=ADDRESS,
-    timeout=DURATION,
-)
+SMTP_KEYS = {
+    "host": text_key("127.0.0.1", "mail.example.org"),
+    "port": key(st.integers(1, 65535)),
+    "security": text_key("starttls", "ssl", "none"),
+    "username": text_key("ann", ""),
+    "password_env": text_key("BROADSHEET_SMTP_PASSWORD"),
+    "from": ADDRESS,
+    "reply_to": ADDRESS,
+    "timeout": DURATION,
+}
+DKIM_KEYS = {
+    "dkim_domain": text_key("example.org", "news.example.org"),
+    "dkim_selector": text_key("2026", "mail"),
+    "dkim_key_env": text_key(DKIM_VARIABLE),
+}
+# Half the [smtp] tables sign with DKIM (all three keys), the others have any of its keys.
+SMTP = table(**SMTP_KEYS, **DKIM_KEYS) | st.fixed_dictionaries(DKIM_KEYS, optional=SMTP_KEYS)
 DIGESTS = table(
     title=text_key("The Broadsheet", "Ünïcode — “Morning” News", "x" * 300),
     output_dir=text_key("out", "digests/out"),
@@ -254,6 +265,18 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     return engine
 
 
+@pytest.fixture(scope="module", autouse=True)
+def dkim_key() -> Iterator[None]:
+    """A DKIM key in the environment, for configs that name it: they sign what they send.
+
+    Without openssl there is no key, and configs naming the variable are refused instead.
+    """
+    if OPENSSL:
+        os.environ[DKIM_VARIABLE] = private_key("rsa")
+    yield
+    os.environ.pop(DKIM_VARIABLE, None)
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("config")
@@ -302,10 +325,10 @@ def run_digests(settings: config.Settings, engine: Engine) -> None:
             message_id=message_id(subscriber.key, window.start, delivery.domain),
             date=NOW,
             list_id=settings.digests.list_id,
-            unsubscribe=delivery.unsubscribe,
+            unsubscribe=(delivery.unsubscribe,),
         )
         message = mail.build(letter, settings.smtp)
-        assert b"\r\n\r\n" in message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+        assert b"\r\n\r\n" in mail.wire(message, settings.smtp)  # signed when DKIM is on
         for name in ("From", "To", "Subject", "List-Id", "List-Unsubscribe", "Reply-To"):
             for value in message.get_all(name, []):
                 assert "\n" not in str(value) and "\r" not in str(value), (name, value)

@@ -37,6 +37,8 @@ def modules() -> dict[str, set[str]]:
         ("apscheduler", {"broadsheet/worker.py"}),
         ("smtplib", {"digests/mail.py"}),
         ("re2", {"digests/select.py"}),
+        ("dkim", {"digests/dkim.py"}),
+        ("nacl", {"digests/dkim.py"}),
         ("feedparser", {"ingest/parse.py", "ingest/normalize.py"}),
         (
             "typer",

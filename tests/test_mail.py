@@ -41,7 +41,7 @@ def mail(smtp: SmtpSettings) -> Any:
         message_id=MESSAGE_ID,
         date=datetime(2024, 5, 1, 7, tzinfo=UTC),
         list_id="digest.broadsheet.test",
-        unsubscribe="mailto:digest@example.org",
+        unsubscribe=("mailto:digest@example.org",),
     )
     return build(letter, smtp)
 
