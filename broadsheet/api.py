@@ -32,7 +32,7 @@ from digests.digest import Digest
 from digests.links import Links
 from digests.links import links as make_links
 from digests.preferences import PreferenceError, Standing, effective, from_form
-from digests.render import html_of
+from digests.render import html_of, web_footer
 from digests.report import DigestReport
 from digests.schedule import next_run
 from digests.settings import Subscriber
@@ -193,7 +193,8 @@ def edition(app: App, email: str, delivery_id: int) -> str | None:
         digest = restored(app.engine, app.settings.digests, person, delivery_id)
     # Rendered as it stands: the record is of the digest after the e-mail's size fitting, and
     # fitting it again could show as full a story that went out as a headline.
-    return None if digest is None else html_of(digest, app.settings.digests)
+    footer = web_footer(links(app, email), delivery_id)
+    return None if digest is None else html_of(digest, app.settings.digests, footer)
 
 
 def effective_subscribers(app: App, now: datetime | None = None) -> tuple[Subscriber, ...]:

@@ -38,7 +38,7 @@ from digests.compose import (
 from digests.digest import Digest
 from digests.due import Due, plan_all
 from digests.models import Window
-from digests.render import fit, render_html, render_markdown, render_text
+from digests.render import render_html, render_markdown, render_text
 from digests.report import DigestReport
 from digests.settings import Subscriber
 from ingest.errors import DeliveryError
@@ -208,7 +208,7 @@ def _compose_and_send(run: _Run, item: Due, held: deliveries.Held) -> None:
         )
         return
     sent = outbox.send(packed, run.delivery.smtp, run.delivery.digests.output_dir, run.clock)
-    _finished(run, subscriber, held, fit(packed.digest, run.delivery.digests), sent)
+    _finished(run, subscriber, held, outbox.shown(packed, run.delivery.digests), sent)
 
 
 def _digest(run: _Run, item: Due) -> Digest | None:

@@ -1,7 +1,8 @@
 """The delivery ledger's policy: states, leases, and what a failed attempt leads to.
 
 The ledger (``ingest/store/deliveries.py``) holds one row per (subscriber, window). States:
-``pending`` (claimed, being delivered), ``sent``, ``skipped`` (empty, not sent by choice),
+``pending`` (claimed, being delivered), ``sent``, ``skipped`` (empty and not sent by choice,
+or held: the subscriber unsubscribed or paused, which its ``note`` says),
 ``failed`` (retried later with backoff) and ``abandoned`` (given up, with the reason). Sent,
 skipped and abandoned windows are finished: the next window starts where the last one ended,
 so no entry is skipped or repeated.

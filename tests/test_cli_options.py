@@ -29,6 +29,9 @@ COMMANDS = {
     "run": ["--once"],
     "worker": [],
     "health": [],
+    "subscribers": [],
+    "subscribers unsubscribe": ["ann@example.org"],
+    "subscribers resubscribe": ["ann@example.org"],
 }
 
 

@@ -9,15 +9,13 @@ from pathlib import Path
 import pytest
 from processes import write_config
 from sqlalchemy import Engine
+from test_subscribers import story
 
 from broadsheet import api
 from broadsheet.app import App
 from digests.links import ARCHIVE, PREFERENCES, UNSUBSCRIBE, read_token
 from digests.preferences import PreferenceError, Preferences
 from digests.settings import Subscriber
-from ingest.models import Entry
-from ingest.store import entries as stored_entries
-from ingest.store import feeds as stored_feeds
 from ingest.store import subscribers as stored
 from ingest.store.database import open_store
 
@@ -213,12 +211,18 @@ def test_links_are_signed_for_the_subscribers_public_id(app: App) -> None:
         assert url.startswith(prefix)
         assert read_token(SECRET, url.removeprefix(prefix), purpose) == public_id
     assert found.edition(12) == f"{found.archive}/12"
+    # Delivery hands the same links to each digest it packs.
+    ann = {s.key: s for s in api.effective_subscribers(app)}["ann@example.org"]
+    assert app.delivery.links(ann) == found
 
 
 def test_without_a_base_url_there_are_no_links(tmp_path: Path, store_url: str) -> None:
     application = open_app(tmp_path, store_url)
     try:
         assert api.links(application, "ann@example.org") is None
+        assert all(
+            application.delivery.links(s) is None for s in api.effective_subscribers(application)
+        )
     finally:
         application.close()
 
@@ -259,26 +263,11 @@ def test_a_person_removed_from_the_config_keeps_their_row(
         engine.dispose()
 
 
-def store_story(app: App, feed_url: str, identity: str, title: str, when: datetime) -> None:
-    feed = stored_feeds.get(app.engine, feed_url)
-    assert feed is not None
-    item = Entry(
-        identity=identity,
-        title=title,
-        link=f"https://stories.example/{identity}",
-        published=when,
-        excerpt=f"The lead of {title}.",
-        content_hash=identity,
-    )
-    with app.engine.begin() as conn:
-        stored_entries.upsert(conn, feed.id, [item], when)
-
-
 def test_preview_holds_what_the_subscribers_choices_select(app: App) -> None:
     when = datetime.now(UTC) - timedelta(hours=1)
-    store_story(app, "https://wire.example/feed", "w1", "Harbor talks resume", when)
-    store_story(app, "https://sci.example/feed", "s1", "Comet seen from the harbor", when)
-    store_story(app, "https://sci.example/feed", "s2", "Football final tonight", when)
+    story(app, "https://wire.example/feed", "w1", "Harbor talks resume", when)
+    story(app, "https://sci.example/feed", "s1", "Comet seen from the harbor", when)
+    story(app, "https://sci.example/feed", "s2", "Football final tonight", when)
 
     def titles() -> list[str]:
         return sorted(i.entry.title for i in api.preview(app, "ann@example.org").stories)

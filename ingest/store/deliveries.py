@@ -265,21 +265,17 @@ def finish(
     """
     values: dict[str, Any] = {"edition": edition} if edition is not None else {}
     with engine.begin() as conn:
-        conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == row_id)
-            .values(
-                claimed_by=None,
-                claimed_until=None,
-                state=state,
-                sent_at=now,
-                entries=count,
-                channels=list(channels),
-                last_error=None,
-                next_attempt_at=None,
-                note=note,
-                **values,
-            )
+        _update(
+            conn,
+            row_id,
+            state=state,
+            sent_at=now,
+            entries=count,
+            channels=list(channels),
+            last_error=None,
+            next_attempt_at=None,
+            note=note,
+            **values,
         )
         if carried:
             _carry(conn, row_id, carried)
@@ -334,11 +330,16 @@ def history(engine: Engine, subscriber: str | None = None) -> list[dict[str, Any
 
 def _record(engine: Engine, row_id: int, **values: Any) -> None:
     with engine.begin() as conn:
-        conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == row_id)
-            .values(claimed_by=None, claimed_until=None, **values)
-        )
+        _update(conn, row_id, **values)
+
+
+def _update(conn: Connection, row_id: int, **values: Any) -> None:
+    """Write a claimed row's outcome and release the claim."""
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == row_id)
+        .values(claimed_by=None, claimed_until=None, **values)
+    )
 
 
 def _aware(value: datetime) -> datetime:
