@@ -8,7 +8,6 @@ response carries, and two processes sharing one PostgreSQL store.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,68 +16,36 @@ from typing import Any
 import httpx
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
-from processes import cli, daily_schedule, run, wait_for, write_config
+from processes import cli, run, wait_for
 from proxy import TcpProxy
 from server import FeedServer
 from smtp import SmtpServer
 from stores import PG_SCHEMA, fresh_pg_schema, pg_unavailable, pg_url
-from web import SECRET, SECRET_ENV, WebServer, cli_with_key, csrf, page_links, public_id
+from web import (
+    ANN,
+    BOB,
+    SECRET,
+    SECRET_ENV,
+    WebServer,
+    cli_with_key,
+    configure,
+    csrf,
+    mailed,
+    news,
+    page_links,
+    public_id,
+    standing,
+)
 
 from digests.links import PREFERENCES, UNSUBSCRIBE, Links, token
-from ingest.models import Standing
-from ingest.store import subscribers
 from ingest.store.database import open_store
 from ingest.store.deliveries import history
 
-ANN, BOB = "ann@example.org", "bob@example.org"
 POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
-FEEDS = (("newswire.rss", ["world"]), ("harbor-times.atom", ["business"]))
-
-
-def configure(
-    tmp_path: Path,
-    storage_url: str,
-    *,
-    base_url: str = "",
-    feeds: list[dict[str, Any]] | None = None,
-    smtp_port: int | None = None,
-    name: str = "broadsheet.toml",
-) -> Path:
-    """A config with Ann and Bob, both due now, on ``storage_url``."""
-    tables: dict[str, dict[str, Any]] = {
-        "storage": {"url": storage_url},
-        "digests": {"output_dir": "out"},
-    }
-    if base_url:
-        tables["web"] = {"base_url": base_url}
-    if smtp_port is not None:
-        tables["smtp"] = {"host": "127.0.0.1", "port": smtp_port, "security": "none"}
-    people = [{"email": email, "schedule": daily_schedule()} for email in (ANN, BOB)]
-    path = write_config(tmp_path / name, [], people, **tables)
-    for feed in feeds or []:
-        lines = ["[[feeds]]", *(f"{k} = {json.dumps(v)}" for k, v in feed.items())]
-        path.write_text(path.read_text() + "\n".join(lines) + "\n")
-    return path
-
-
-def news(feed_server: FeedServer) -> list[dict[str, Any]]:
-    """Two feeds of yesterday's stories on the test server, tagged world and business."""
-    return [{"url": feed_server.url(f"/recent/{n}"), "tags": tags} for n, tags in FEEDS]
-
-
-def standing(storage_url: str, email: str) -> Standing:
-    """The subscriber as the store knows them now."""
-    engine = open_store(storage_url)
-    try:
-        found = subscribers.get(engine, email)
-    finally:
-        engine.dispose()
-    assert found is not None
-    return found
 
 
 @pytest.fixture
@@ -472,18 +439,7 @@ def test_pages_served_under_a_path_link_under_it(tmp_path: Path, sqlite_url: str
 def test_the_archive_lists_what_was_sent_and_shows_it_as_sent(
     tmp_path: Path, sqlite_url: str, feed_server: FeedServer, smtp_server: SmtpServer
 ) -> None:
-    server = WebServer(configure(tmp_path, sqlite_url))
-    config = configure(
-        tmp_path,
-        sqlite_url,
-        base_url=server.url,
-        feeds=news(feed_server),
-        smtp_port=smtp_server.port,
-    )
-    code, out, err = cli_with_key(config, "poll")
-    assert code == 0, out + err
-    code, out, err = cli_with_key(config, "digest", "--now")
-    assert code == 0 and "2 emailed" in out, out + err
+    server, _ = mailed(tmp_path, sqlite_url, news(feed_server), smtp_server.port)
     with server, client(server) as http:
         ann, bob = their_links(server, sqlite_url), their_links(server, sqlite_url, BOB)
         listing = http.get(ann.archive)
@@ -511,18 +467,7 @@ def titles(html: str) -> list[str]:
 def test_one_click_from_a_delivered_digest_stops_the_next_one_and_the_ledger_says_why(
     tmp_path: Path, sqlite_url: str, feed_server: FeedServer, smtp_server: SmtpServer
 ) -> None:
-    server = WebServer(configure(tmp_path, sqlite_url))
-    config = configure(
-        tmp_path,
-        sqlite_url,
-        base_url=server.url,
-        feeds=news(feed_server),
-        smtp_port=smtp_server.port,
-    )
-    code, out, err = cli_with_key(config, "poll")
-    assert code == 0, out + err
-    code, out, err = cli_with_key(config, "digest", "--now")
-    assert code == 0 and "2 emailed" in out, out + err
+    server, config = mailed(tmp_path, sqlite_url, news(feed_server), smtp_server.port)
     (mail,) = (m for m in smtp_server.messages if m["To"] == ANN)
     offered = re.findall(r"<([^>]+)>", str(mail["List-Unsubscribe"]))
     assert len(offered) == 2 and offered[1].startswith("mailto:"), offered

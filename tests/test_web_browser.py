@@ -17,20 +17,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from shutil import which
 from typing import Any
 
 import pytest
-from processes import run
 from server import FeedServer
 from smtp import SmtpServer
-from test_web import ANN, BOB, configure, news, standing
-from web import SECRET, SECRET_ENV, WebServer, page_links
+from test_layout_browser import CHROMIUM
+from test_layout_browser import browser as browser  # the shared Chromium fixture
+from web import ANN, BOB, WebServer, command, configure, mailed, news, page_links, standing
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="Playwright is not installed: pip install -e '.[test]'"
-)
-CHROMIUM = next(filter(None, map(which, ("chromium", "chromium-browser", "google-chrome"))), None)
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="no Chromium found on PATH (Debian: apt-get install chromium); .ci/run installs it",
@@ -77,18 +72,6 @@ MEASURE = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """The system's Chromium, headless."""
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield launched
-        launched.close()
-
-
 @dataclass
 class Delivered:
     """A digest delivered to Ann and Bob, its links pointing at a running `broadsheet web`."""
@@ -111,26 +94,15 @@ class Delivered:
         return command(self.config, "digest", "--now")
 
 
-def command(config: Path, *args: str) -> str:
-    """Run a `broadsheet` command as a process (Playwright holds this thread's event loop)."""
-    done = run(config, *args, env={SECRET_ENV: SECRET})
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
 @contextmanager
 def delivered(
     tmp_path: Path, feed_server: FeedServer, smtp: SmtpServer, feeds: list[dict[str, Any]]
 ) -> Iterator[Delivered]:
-    """Poll ``feeds``, deliver the first digests by e-mail, serve the pages they link to."""
+    """Poll ``feeds``, mail the first digests, serve the pages they link to."""
     storage_url = f"sqlite:///{tmp_path / 'store.db'}"
-    server = WebServer(configure(tmp_path, storage_url))
-    config = configure(tmp_path, storage_url, base_url=server.url, feeds=feeds, smtp_port=smtp.port)
-    command(config, "poll")
-    found = Delivered(config, storage_url, server, smtp)
-    assert "2 emailed" in found.deliver()
+    server, config = mailed(tmp_path, storage_url, feeds, smtp.port)
     with server:
-        yield found
+        yield Delivered(config, storage_url, server, smtp)
 
 
 def link(html: str, base: str, pattern: str) -> str:

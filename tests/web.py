@@ -1,33 +1,39 @@
 """`broadsheet web` as a real process for the tests: uvicorn on a free port of 127.0.0.1.
 
 ``WebServer`` starts the command with a signing key in its environment, waits until
-``/healthz`` answers, and kills it (and only it) on leaving. ``page_links`` makes the signed
-links a digest would carry for a subscriber, from their public id in the store.
+``/healthz`` answers, and kills it (and only it) on leaving. ``configure`` writes a config with
+two subscribers, Ann and Bob, due now; ``mailed`` polls and mails them their first digests with
+links to a server; ``page_links`` makes the signed links a digest carries for a subscriber.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
-from processes import BROADSHEET, environment, wait_for
+from processes import BROADSHEET, daily_schedule, environment, run, wait_for, write_config
+from server import FeedServer
 from smtp import free_port
 from typer.testing import CliRunner
 
 from broadsheet.cli import app
 from digests.links import Links, links
+from ingest.models import Standing
 from ingest.store import subscribers
 from ingest.store.database import open_store
 
 SECRET_ENV = "BROADSHEET_SECRET_KEY"
 SECRET = "a-test-signing-key-of-more-than-32-characters"  # not a real key: tests only
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+ANN, BOB = "ann@example.org", "bob@example.org"
+FEEDS = (("newswire.rss", ["world"]), ("harbor-times.atom", ["business"]))
 
 
 class WebServer:
@@ -91,15 +97,20 @@ class WebServer:
             self._log_file = None
 
 
-def public_id(storage_url: str, email: str) -> str:
-    """The subscriber's public id, as the store gave it (the config's subscribers are synced)."""
+def standing(storage_url: str, email: str) -> Standing:
+    """The subscriber as the store knows them now (the config's subscribers are synced)."""
     engine = open_store(storage_url)
     try:
-        standing = subscribers.get(engine, email)
+        found = subscribers.get(engine, email)
     finally:
         engine.dispose()
-    assert standing is not None, f"{email} is not in the store"
-    return standing.public_id
+    assert found is not None, f"{email} is not in the store"
+    return found
+
+
+def public_id(storage_url: str, email: str) -> str:
+    """The subscriber's public id, as the store gave it."""
+    return standing(storage_url, email).public_id
 
 
 def page_links(base_url: str, storage_url: str, email: str, secret: str = SECRET) -> Links:
@@ -121,3 +132,51 @@ def cli_with_key(config: Path, *args: str, secret: str = SECRET) -> tuple[int, s
         app, [*args, "--config", str(config)], env=unset | {SECRET_ENV: secret}
     )
     return result.exit_code, result.stdout, result.stderr
+
+
+def configure(
+    tmp_path: Path,
+    storage_url: str,
+    *,
+    base_url: str = "",
+    feeds: list[dict[str, Any]] | None = None,
+    smtp_port: int | None = None,
+) -> Path:
+    """A config with Ann and Bob, both due now, on ``storage_url``."""
+    tables: dict[str, dict[str, Any]] = {
+        "storage": {"url": storage_url},
+        "digests": {"output_dir": "out"},
+    }
+    if base_url:
+        tables["web"] = {"base_url": base_url}
+    if smtp_port is not None:
+        tables["smtp"] = {"host": "127.0.0.1", "port": smtp_port, "security": "none"}
+    people = [{"email": email, "schedule": daily_schedule()} for email in (ANN, BOB)]
+    path = write_config(tmp_path / "broadsheet.toml", [], people, **tables)
+    for feed in feeds or []:
+        lines = ["[[feeds]]", *(f"{k} = {json.dumps(v)}" for k, v in feed.items())]
+        path.write_text(path.read_text() + "\n".join(lines) + "\n")
+    return path
+
+
+def news(feed_server: FeedServer) -> list[dict[str, Any]]:
+    """Two feeds of yesterday's stories on the test server, tagged world and business."""
+    return [{"url": feed_server.url(f"/recent/{n}"), "tags": tags} for n, tags in FEEDS]
+
+
+def command(config: Path, *args: str) -> str:
+    """Run a `broadsheet` command as a process, with the signing key; its output."""
+    done = run(config, *args, env={SECRET_ENV: SECRET})
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def mailed(
+    tmp_path: Path, storage_url: str, feeds: list[dict[str, Any]], smtp_port: int
+) -> tuple[WebServer, Path]:
+    """A server (not started yet) and a config linking to it; ``feeds`` polled, digests mailed."""
+    server = WebServer(configure(tmp_path, storage_url))
+    config = configure(tmp_path, storage_url, base_url=server.url, feeds=feeds, smtp_port=smtp_port)
+    command(config, "poll")
+    assert "2 emailed" in command(config, "digest", "--now")
+    return server, config
