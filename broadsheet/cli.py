@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from broadsheet import __version__, advice, digest_cli, feeds_cli, logs, subscribers_cli
+from broadsheet import __version__, advice, digest_cli, feeds_cli, logs, subscribers_cli, web_cli
 from broadsheet.app import App, close_opened
 from broadsheet.health import judge
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
@@ -164,6 +164,7 @@ app.add_typer(feeds_cli.app, name="feeds")
 app.add_typer(subscribers_cli.app, name="subscribers")
 app.command("digest")(digest_cli.digest)
 app.command("preview")(digest_cli.preview)
+app.command("web")(web_cli.web)
 
 
 @app.command("run")

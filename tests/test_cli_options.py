@@ -32,6 +32,7 @@ COMMANDS = {
     "subscribers": [],
     "subscribers unsubscribe": ["ann@example.org"],
     "subscribers resubscribe": ["ann@example.org"],
+    "web": [],
 }
 
 

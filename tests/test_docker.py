@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,10 @@ import tomlkit
 import yaml
 from processes import BROADSHEET, environment, wait_for
 from server import FeedServer
+from smtp import free_port
 
 from broadsheet.config import ENV_OVERRIDES
+from digests.settings import WebSettings
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = (REPO / "Dockerfile").read_text()
@@ -100,8 +103,9 @@ def test_compose_uses_only_names_the_config_knows() -> None:
         "BROADSHEET_LOG_FORMAT",
         "BROADSHEET_SMTP_PASSWORD",
         "BROADSHEET_CONFIG",
+        "BROADSHEET_SECRET_KEY",  # [web] secret_env's default
     }
-    for name in ("worker", "worker-pg"):
+    for name in ("worker", "worker-pg", "web"):
         service = services[name]
         assert set(service.get("environment", {})) <= known, name
         assert "./config:/config:ro" in service["volumes"] and "data:/data" in service["volumes"]
@@ -109,6 +113,44 @@ def test_compose_uses_only_names_the_config_knows() -> None:
     postgres = services["postgres"]["environment"]
     assert f"{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}@postgres" in url
     assert url.endswith(f"/{postgres['POSTGRES_DB']}")
+
+
+def test_the_compose_web_service_serves_the_pages_and_its_healthcheck_passes(
+    tmp_path: Path,
+) -> None:
+    web = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["web"]
+    assert web["command"] == ["web", "--host", "0.0.0.0"] and web["profiles"] == ["web"]
+    assert web["ports"] == [f"127.0.0.1:{WebSettings().port}:{WebSettings().port}"]
+    assert "BROADSHEET_SECRET_KEY" in web["environment"]
+    config_dir, data_dir = tmp_path / "config", tmp_path / "data"
+    config_dir.mkdir()
+    data_dir.mkdir()
+    shutil.copy(REPO / "config" / "broadsheet.toml", config_dir / "broadsheet.toml")
+    key = {"BROADSHEET_SECRET_KEY": "k" * 43}
+    env = environment(docker_env(config_dir, data_dir) | key)
+    port = free_port()
+    probe = web["healthcheck"]["test"]
+    assert probe[:3] == ["CMD", "python", "-c"] and f":{WebSettings().port}/healthz" in probe[3]
+    check = [sys.executable, "-c", probe[3].replace(f":{WebSettings().port}/", f":{port}/")]
+
+    def healthy() -> bool:
+        return subprocess.run(check, env=env, capture_output=True).returncode == 0
+
+    assert not healthy()  # nothing listens yet
+    log_path = tmp_path / "web.log"
+    with log_path.open("wb") as log_file:
+        server = subprocess.Popen(
+            [*BROADSHEET, *web["command"], "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stderr=log_file,
+        )
+        try:
+            wait_for(healthy, "the web service's healthcheck to pass")
+        finally:
+            server.kill()
+            server.wait()
+    assert "base_url is empty" in log_path.read_text()
 
 
 def compose_command() -> list[str] | None:

@@ -47,7 +47,18 @@ def modules() -> dict[str, set[str]]:
                 "broadsheet/feeds_cli.py",
                 "broadsheet/digest_cli.py",
                 "broadsheet/subscribers_cli.py",
+                "broadsheet/web_cli.py",
                 "broadsheet/output.py",
+            },
+        ),
+        ("uvicorn", {"broadsheet/web/server.py"}),
+        (
+            "starlette",
+            {
+                "broadsheet/web/server.py",
+                "broadsheet/web/pages.py",
+                "broadsheet/web/security.py",
+                "broadsheet/web/views.py",
             },
         ),
     ],

@@ -229,6 +229,16 @@ def open_store(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
     return engine
 
 
+def answers(engine: Engine) -> bool:
+    """Whether the database answers a trivial query now (a health check)."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return False
+    return True
+
+
 @contextmanager
 def failures(doing: str, kept: str) -> Iterator[None]:
     """Turn a database error while ``doing`` into a StoreError that says what ``kept`` means.
