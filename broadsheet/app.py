@@ -60,8 +60,9 @@ class App:
 
     @property
     def delivery(self) -> Delivery:
-        """Where digests go, from [smtp], [digests] and [web]."""
-        return Delivery(self.settings.smtp, self.settings.digests, self.settings.web)
+        """Where digests go, from [smtp], [digests], [web] and the feeds' weights."""
+        weights = {feed.url: feed.weight for feed in self.settings.feeds}
+        return Delivery(self.settings.smtp, self.settings.digests, self.settings.web, weights)
 
     def close(self) -> None:
         """Release the store's connections."""

@@ -132,6 +132,34 @@ def duration(value: Any) -> float:
     return seconds
 
 
+MAX_WEIGHT = 10.0
+
+
+def weight(value: Any) -> float:
+    """A feed's ranking weight: a number above 0, at most ``MAX_WEIGHT``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number such as 2 or 0.5, got {kind(value)}")
+    if not 0 < value <= MAX_WEIGHT:  # NaN fails too
+        raise ValueError(
+            f"expected a number above 0 and at most {MAX_WEIGHT:g} (1 is the default; 2 counts "
+            f"a story twice, 0.5 half), got {value}"
+        )
+    return float(value)
+
+
+MIN_BUDGET, MAX_BUDGET = 60.0, 86400.0
+
+
+def budget(value: Any) -> float:
+    """A reading budget: a duration from one minute to a day."""
+    seconds = duration(value)
+    if not MIN_BUDGET <= seconds <= MAX_BUDGET:
+        raise ValueError(
+            f'expected a reading time from "1m" to "24h" (such as "15m"), got {value!r}'
+        )
+    return seconds
+
+
 def size(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError(f'expected a size such as "10MB", got {kind(value)}')

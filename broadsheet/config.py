@@ -25,6 +25,7 @@ from broadsheet.checks import (
     list_id,
     size,
 )
+from broadsheet.checks import weight as feed_weight
 from digests.settings import DigestSettings, SmtpSettings, Subscriber, WebSettings
 from ingest.errors import ConfigError
 from ingest.models import FeedSpec, PollSettings
@@ -215,7 +216,7 @@ def _feeds(check: Checker, raw: Any) -> list[FeedSpec]:
     feeds: list[FeedSpec] = []
     seen: dict[str, str] = {}
     for where, item in check.array(raw, "feeds"):
-        check.keys(item, where, {"url", "title", "tags", "interval", "enabled"})
+        check.keys(item, where, {"url", "title", "tags", "interval", "enabled", "weight"})
         url = None
         if "url" not in item:
             check.fail(where, 'missing key "url" (the feed\'s address)')
@@ -227,10 +228,18 @@ def _feeds(check: Checker, raw: Any) -> list[FeedSpec]:
         tags = check.strings(item, "tags", where)
         interval = check.converted(item, "interval", where, duration, None)
         enabled = check.typed(item, "enabled", where, bool, True)
+        weight = check.converted(item, "weight", where, feed_weight, 1.0)
         if url is not None:
             seen[url] = where
             feeds.append(
-                FeedSpec(url=url, title=title, tags=tags, interval=interval, enabled=enabled)
+                FeedSpec(
+                    url=url,
+                    title=title,
+                    tags=tags,
+                    interval=interval,
+                    enabled=enabled,
+                    weight=weight,
+                )
             )
     return feeds
 

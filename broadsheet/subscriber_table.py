@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from broadsheet.checks import Checker, header_text, http_url, mailbox
+from broadsheet.checks import Checker, budget, header_text, http_url, mailbox
+from digests.digest import ORDERS, RANKED
 from digests.schedule import ScheduleError, next_run, to_cron
 from digests.select import compile_regex, is_regex
 from digests.settings import Subscriber
@@ -23,6 +24,9 @@ _SUBSCRIBER_KEYS = {
     "max_items",
     "include",
     "exclude",
+    "budget",
+    "boost",
+    "order",
 }
 
 
@@ -85,7 +89,22 @@ def _subscriber(check: Checker, item: dict[str, Any], where: str, email: str) ->
         max_items=check.positive(item, "max_items", where, 100, 10_000),
         include=_rules(check, item, where, "include"),
         exclude=_rules(check, item, where, "exclude"),
+        budget=check.converted(item, "budget", where, budget, 0.0),
+        boost=_rules(check, item, where, "boost"),
+        order=_order(check, item, where),
     )
+
+
+def _order(check: Checker, item: dict[str, Any], where: str) -> str:
+    """How the digest is laid out: best first, or grouped by tag (ranked inside)."""
+    order = check.typed(item, "order", where, str, RANKED)
+    if order not in ORDERS:
+        check.fail(
+            f"{where}.order",
+            f'expected "ranked" (best story first) or "by_tag" (grouped by tag), got {order!r}',
+        )
+        return RANKED
+    return str(order)
 
 
 # Any schedule that fires at all fires within 8 years of any date (a 29 February at most

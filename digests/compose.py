@@ -9,7 +9,7 @@ subscriber's ``DigestFailed`` (``own``); the store failing for everyone stays a 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parseaddr
@@ -36,11 +36,15 @@ class DigestFailed(DeliveryError):
 
 @dataclass(frozen=True)
 class Delivery:
-    """Where digests go: the SMTP server, the digest settings and the web pages' address."""
+    """Where digests go: the SMTP server, the digest settings and the web pages' address.
+
+    ``weights`` maps a feed's config URL to its ``[[feeds]] weight``, for ranking.
+    """
 
     smtp: SmtpSettings
     digests: DigestSettings
     web: WebSettings = field(default_factory=WebSettings)
+    weights: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def unsubscribe_address(self) -> str:
@@ -109,6 +113,7 @@ def compose(engine: Engine, delivery: Delivery, subscriber: Subscriber, window: 
         window,
         delivery.digests,
         unsubscribe=delivery.unsubscribe_address,
+        weights=delivery.weights,
     )
 
 

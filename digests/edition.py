@@ -6,6 +6,10 @@ sections, each item's lead entry and the same story in other feeds (``also``), t
 (``brief``), the "N more" counts, the feeds the limits trimmed, and the stories the e-mail's
 size budget left out (``unlisted``). The record is taken after the e-mail's size fitting
 (``render.fit``), so a story shown only as a headline in the mail is a headline in the archive.
+Since version 2 it also keeps the layout (``order``), the rank order (``ranking``, lead entry
+ids best first, from which the index "In this edition" follows) and the stories past the reading
+budget (``counted``); a version 1 record, made before ranking, restores as it was sent: grouped
+by tag, without an index.
 
 Entries are named by id; their text is read back from the store. An entry deleted since (its
 feed removed) is left out of the restored digest, and a section or group left empty goes too.
@@ -13,7 +17,8 @@ feed removed) is left out of the restored digest, and a section or group left em
     {"version": 1, "groups": [{"name": "World", "sections": [{"feed_url": ..., "feed_title":
       ..., "more": 0, "items": [{"id": 7, "also": [9]}], "brief": [...]}]}],
      "trimmed": [{"feed_url": ..., "feed_title": ..., "count": 3}], "unlisted": [...],
-     "followed_feeds": [...], "unsubscribe": "..."}
+     "followed_feeds": [...], "unsubscribe": "...",
+     "order": "ranked", "ranking": [7, 12, ...], "counted": [...]}
 """
 
 from __future__ import annotations
@@ -22,12 +27,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from digests.cluster import Item
-from digests.digest import Digest, Group, Section
+from digests.digest import BY_TAG, Digest, Group, Section
 from digests.models import DigestEntry, Window
 from digests.select import Trimmed
 from digests.settings import Subscriber
 
-VERSION = 1
+VERSION = 2
 
 
 def record(digest: Digest) -> dict[str, Any]:
@@ -57,6 +62,9 @@ def record(digest: Digest) -> dict[str, Any]:
         "unlisted": [_item(item) for item in digest.unlisted],
         "followed_feeds": list(digest.followed_feeds),
         "unsubscribe": digest.unsubscribe,
+        "order": digest.order,
+        "ranking": list(digest.ranking),
+        "counted": [_item(item) for item in digest.counted],
     }
 
 
@@ -69,7 +77,7 @@ def entry_ids(source: Digest | Mapping[str, Any]) -> list[int]:
         for section in group.get("sections", [])
         for item in (*section.get("items", []), *section.get("brief", []))
     ]
-    stories += list(data.get("unlisted", []))
+    stories += [*data.get("unlisted", []), *data.get("counted", [])]
     ids = [int(i) for item in stories for i in (item["id"], *item.get("also", []))]
     return list(dict.fromkeys(ids))
 
@@ -113,6 +121,9 @@ def restore(
         followed_feeds=tuple(str(f) for f in data.get("followed_feeds", [])),
         unsubscribe=str(data.get("unsubscribe", "")),
         unlisted=_items(data.get("unlisted", []), entries),
+        order=str(data.get("order", BY_TAG)),
+        ranking=tuple(int(i) for i in data.get("ranking", [])),
+        counted=_items(data.get("counted", []), entries),
     )
 
 

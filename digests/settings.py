@@ -92,6 +92,9 @@ class Subscriber:
     max_items: int = 100
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    budget: float = 0.0  # reading time in seconds the stories in full may take; 0: no budget
+    boost: tuple[str, ...] = ()  # words or /regex/ that lift a story (see digests/rank.py)
+    order: str = "ranked"  # "ranked": best first; "by_tag": grouped by tag and feed, ranked inside
     # Why this subscriber gets nothing now ("unsubscribed ...", "paused until ..."); '' to send.
     hold: str = ""
     # The random id the store gave this subscriber, which their signed links carry ('' unknown).

@@ -15,6 +15,7 @@ class FeedSpec:
     tags: tuple[str, ...] = ()
     interval: float | None = None  # seconds; None means the [poll] default
     enabled: bool = True
+    weight: float = 1.0  # how much its stories count in a digest's ranking (0 < weight <= 10)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Headless Chromium (the system's ``chromium``, driven by Playwright) opens a dige
 content that used to push a mail past the screen's edge, a 300-character URL, 60-character words
 in a title, an excerpt, a feed name and an "also in" link, a 2000 px wide image served over HTTP,
 Arabic text, and enough stories that the later ones become headlines, at 320 and 390 px wide, in
-light and dark mode, and measures the page.
+light and dark mode, ranked (the index "In this edition" holding the widest titles) and grouped
+by tag, and measures the page.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ MEASURE = """() => {
         imageShown: image.getBoundingClientRect().width,
         arabicDirection: arabic ? getComputedStyle(arabic).direction : null,
         briefs: document.querySelectorAll('.brief').length,
+        index: [...document.querySelectorAll('.contents a')].map(a => a.getAttribute('href')),
+        anchors: [...document.querySelectorAll('.item[id]')].map(el => '#' + el.id),
         dark: matchMedia('(prefers-color-scheme: dark)').matches,
         background: getComputedStyle(document.querySelector('.sheet')).backgroundColor,
     };
@@ -105,9 +108,12 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
-@pytest.fixture
-def hostile(feed_server: FeedServer) -> Digest:
-    """The hostile digest, its image served by the test server."""
+@pytest.fixture(params=["ranked", "by_tag"])
+def hostile(feed_server: FeedServer, request: pytest.FixtureRequest) -> Digest:
+    """The hostile digest, its image served by the test server, ranked or grouped by tag.
+
+    Ranked, a boost lifts the (old) Arabic story into the stories in full.
+    """
     image = feed_server.route("/wide.png", body=png(2000, 600), content_type="image/png")
     return golden_digest(
         hostile_entries(image),
@@ -115,6 +121,8 @@ def hostile(feed_server: FeedServer) -> Digest:
         tags=("world", "business"),
         max_items=200,
         max_per_feed=200,
+        order=request.param,
+        boost=("الميناء",),
     )
 
 
@@ -139,6 +147,7 @@ def test_nothing_is_wider_than_the_screen(
     assert seen["imageNatural"] == 2000 and 0 < seen["imageShown"] <= width
     assert seen["arabicDirection"] == "rtl"
     assert seen["briefs"] > 0  # the headline list is measured too
+    assert len(seen["index"]) == 8 and set(seen["index"]) <= set(seen["anchors"])
     assert seen["dark"] == (scheme == "dark")
     dark_sheet = seen["background"] == "rgb(28, 27, 25)"
     assert dark_sheet == (scheme == "dark")

@@ -204,20 +204,27 @@ def golden_digest(entries: list[DigestEntry] | None = None, **changes: object) -
 # Golden files ---------------------------------------------------------------------------------
 
 
+# The ranked default; grouped by tag (ranked inside); and a reading budget of 20 seconds (76
+# words: the best stories in full, the next as headlines).
+VARIANTS = {"": {}, "by-tag": {"order": "by_tag"}, "budget": {"budget": 20.0}}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize(
     ("name", "render"),
     [("digest.html", render_html), ("digest.txt", render_text), ("digest.md", render_markdown)],
 )
-def test_golden(name: str, render: object) -> None:
-    rendered = render(golden_digest(), SETTINGS)  # type: ignore[operator]
-    path = GOLDEN / name
+def test_golden(name: str, render: object, variant: str) -> None:
+    rendered = render(golden_digest(**VARIANTS[variant]), SETTINGS)  # type: ignore[operator]
+    path = GOLDEN / variant / name
+    path.parent.mkdir(exist_ok=True)
     if REGEN:
         path.write_bytes(rendered.encode("utf-8"))
     assert rendered == path.read_bytes().decode("utf-8")
 
 
-def test_golden_digest_shape() -> None:
-    digest = golden_digest()
+def test_golden_digest_shape_by_tag() -> None:
+    digest = golden_digest(order="by_tag")
     assert [g.name for g in digest.groups] == ["world", "business"]
     world = digest.groups[0]
     assert [s.feed_title for s in world.sections] == ["Harbor Times · World", "Northwind Wire"]
@@ -453,19 +460,21 @@ def test_groups_follow_the_subscribers_tag_order_then_alphabet_then_other() -> N
         *golden_entries(),
         make_entry(20, untagged, "Lighthouse keeper retires", "2022-03-30 08:00"),
     ]
-    digest = golden_digest(entries, tags=("Business", "world"), feeds=(untagged[0],))
+    digest = golden_digest(
+        entries, tags=("Business", "world"), feeds=(untagged[0],), order="by_tag"
+    )
     assert [g.name for g in digest.groups] == ["Business", "world", OTHER]
-    alphabetical = golden_digest(entries, tags=(), feeds=())
+    alphabetical = golden_digest(entries, tags=(), feeds=(), order="by_tag")
     assert [g.name for g in alphabetical.groups] == ["business", "world", OTHER]
 
 
 def test_feed_goes_to_the_first_chosen_tag_it_carries() -> None:
-    digest = golden_digest(tags=("europe", "world"), feeds=())
+    digest = golden_digest(tags=("europe", "world"), feeds=(), order="by_tag")
     assert [g.name for g in digest.groups] == ["europe", "world"]
     assert [s.feed_title for s in digest.groups[0].sections] == ["Northwind Wire"]
 
 
-def test_items_newest_first_with_stable_ties() -> None:
+def test_items_newest_first_with_stable_ties_when_nothing_else_differs() -> None:
     entries = [
         make_entry(31, HARBOR, "Alpha story one here", "2022-03-30 10:00"),
         make_entry(30, HARBOR, "Beta story two here", "2022-03-30 10:00"),
