@@ -32,7 +32,8 @@ from digests.digest import Digest
 from digests.links import Links
 from digests.links import links as make_links
 from digests.preferences import PreferenceError, Standing, effective, from_form
-from digests.render import html_of, web_footer
+from digests.rank import Ranked, rank
+from digests.render import fit, html_of, web_footer
 from digests.report import DigestReport
 from digests.schedule import next_run
 from digests.settings import Subscriber
@@ -45,6 +46,7 @@ from ingest.store.editions import EditionRow
 
 __all__ = [
     "EditionRow",
+    "Explanation",
     "PreferenceError",
     "SubscriberView",
     "UnknownSubscriber",
@@ -53,6 +55,7 @@ __all__ = [
     "deliver",
     "edition",
     "effective_subscribers",
+    "explain",
     "find",
     "links",
     "preview",
@@ -177,6 +180,37 @@ def preview(app: App, email: str, now: datetime | None = None) -> Digest:
     if view.subscriber is None:
         raise _unknown(app, email)
     return preview_digest(app.engine, app.delivery, view.subscriber, _now(now))
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A preview with the reasons for its order: every story best first, how it is shown, why."""
+
+    digest: Digest  # as the e-mail shows it (the reading budget, then the size budget)
+    stories: tuple[
+        tuple[Ranked, str], ...
+    ]  # best first; the form: FULL, HEADLINE, COUNTED, LEFT_OUT
+
+
+FULL, HEADLINE, COUNTED, LEFT_OUT = "in full", "headline", "past the reading time", "left out"
+
+
+def explain(app: App, email: str, now: datetime | None = None) -> Explanation:
+    """The subscriber's next digest (as ``preview``) with each story's score and reasons."""
+    built = preview(app, email, now)
+    shown = fit(built, app.settings.digests)
+    ranked = rank(built.stories, built.subscriber, built.window, app.delivery.weights)
+    forms = {
+        id(item): form
+        for items, form in (
+            (shown.items, FULL),
+            (shown.brief, HEADLINE),
+            (shown.counted, COUNTED),
+            (shown.unlisted, LEFT_OUT),
+        )
+        for item in items
+    }
+    return Explanation(shown, tuple((r, forms.get(id(r.item), LEFT_OUT)) for r in ranked))
 
 
 def archive(app: App, email: str) -> list[EditionRow]:

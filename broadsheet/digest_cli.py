@@ -11,7 +11,7 @@ from broadsheet import api
 from broadsheet.app import App
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
 from digests.deliver import DigestReport, attempt
-from digests.render import render_html, render_markdown, render_text
+from digests.render import plural, render_html, render_markdown, render_text
 from digests.settings import Subscriber
 
 FAILED = 3  # some digests failed (they are retried): cron mails the output, a script can tell
@@ -131,6 +131,10 @@ def preview(
     output: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write to FILE instead of stdout.")
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option("--explain", help="List each story's score and reasons instead."),
+    ] = False,
 ) -> None:
     """Render the subscriber's next digest (up to now) without sending or recording anything."""
     renderers = {"html": render_html, "text": render_text, "markdown": render_markdown}
@@ -139,12 +143,42 @@ def preview(
         raise typer.Exit(2)
     application = run_or_exit(lambda: App.open(config))
     (chosen,) = pick(application, subscriber)
-    built = run_or_exit(lambda: api.preview(application, chosen.email))
-    document = run_or_exit(
-        lambda: attempt(lambda: renderers[fmt](built, application.settings.digests))
-    )
+    if explain:
+        explained = run_or_exit(lambda: attempt(lambda: api.explain(application, chosen.email)))
+        built, document = explained.digest, explanation(explained)
+    else:
+        built = run_or_exit(lambda: api.preview(application, chosen.email))
+        document = run_or_exit(
+            lambda: attempt(lambda: renderers[fmt](built, application.settings.digests))
+        )
     if output:
         output.write_text(document, encoding="utf-8")
         err.print(f"wrote {output} ({built.story_count} stories)", markup=False)
     else:
         typer.echo(document, nl=not document.endswith("\n"))
+
+
+def explanation(explained: api.Explanation) -> str:
+    """``preview --explain``: each story best first, its score, how it is shown and why."""
+    digest = explained.digest
+    subscriber = digest.subscriber
+    budget = (
+        f", a budget of {plural(round(subscriber.budget / 60), 'minute')}"
+        if subscriber.budget
+        else ", no reading budget"
+    )
+    lines = [
+        f"{subscriber.email}: {plural(len(explained.stories), 'story', 'stories')} best first; "
+        f"{len(digest.items)} in full ({plural(digest.reading_minutes, 'minute')} of reading"
+        f"{budget}), {plural(len(digest.brief), 'headline')}",
+        "score = weight × (1 + outlets + recency + boost + reading)",
+    ]
+    for n, (ranked, form) in enumerate(explained.stories, 1):
+        entry = ranked.item.entry
+        lines += ["", f"{n:>3}. {ranked.score:6.2f}  {form}: {entry.title}"]
+        lines.append(f"{'':13}{entry.feed_title}")
+        lines += [
+            f"{'':13}{reason.points:+6.2f}  {reason.signal:<8} {reason.value}"
+            for reason in ranked.reasons
+        ]
+    return "\n".join(lines) + "\n"
