@@ -21,6 +21,7 @@ from broadsheet import api
 from broadsheet.app import App
 from digests.edition import entry_ids, record, restore
 from digests.models import Window
+from digests.settings import DigestSettings
 from ingest.models import Entry
 from ingest.store import editions
 from ingest.store import entries as stored_entries
@@ -166,3 +167,69 @@ def test_a_record_restores_the_same_digest_without_deleted_entries() -> None:
     )
     assert fewer.story_count == 299 and first not in entry_ids(fewer)
     assert isinstance(fewer.window, Window)
+
+
+def page_of(html: str) -> tuple[list[str], list[str], list[str], list[str]]:
+    """A page's index (its titles), stories in full, headlines and notes, in page order."""
+    soup = BeautifulSoup(html, "html.parser")
+    index = [a.get_text() for a in soup.select(".contents a")]
+    full = [a["href"] for a in soup.select(".title a")]
+    brief = [a["href"] for a in soup.select(".brief a")]
+    notes = [n.get_text(" ", strip=True) for n in soup.select(".note")]
+    return index, full, brief, notes
+
+
+@pytest.mark.parametrize("order", ["ranked", "by_tag"])
+def test_an_edition_keeps_its_order_index_and_reading_budget(
+    tmp_path: Path, store_url: str, smtp_server: SmtpServer, order: str
+) -> None:
+    path = write_config(
+        tmp_path / "broadsheet.toml",
+        FEEDS,
+        [
+            {
+                "email": ANN,
+                "schedule": daily_schedule(),
+                "max_per_feed": 40,
+                "max_items": 100,
+                "budget": "5m",  # 1,150 words: 19 stories of 60 words
+                "boost": ["/\\(7\\)/"],
+                "order": order,
+            }
+        ],
+        storage={"url": store_url},
+        smtp={"host": "127.0.0.1", "port": smtp_server.port, "security": "none"},
+        digests={"output_dir": "out"},
+    )
+    application = App.open(path)
+    try:
+        store_many(application, 100)
+        assert api.deliver(application, force=True).sent == 1
+        (message,) = smtp_server.messages
+        mailed = page_of(str(message.get_body(("html",)).get_content()))  # type: ignore[union-attr]
+        index, full, brief, notes = mailed
+        assert len(index) == 8 and len(full) == 19 and len(brief) == 10
+        assert "71 more stories left out to keep to your reading time." in notes
+        assert index[0].endswith("(7)")  # the boosted story leads
+        (listed,) = api.archive(application, ANN)
+        assert listed.entries == 100
+        page = api.edition(application, ANN, listed.id)
+        assert page is not None and page_of(page) == mailed
+    finally:
+        application.close()
+
+
+def test_a_record_made_before_ranking_restores_as_it_was_sent() -> None:
+    from test_render import golden_digest
+
+    from digests.render import render_html
+
+    digest = golden_digest(order="by_tag")
+    old = {k: v for k, v in record(digest).items() if k not in ("order", "ranking", "counted")}
+    old["version"] = 1
+    by_id = {e.id: e for item in digest.stories for e in (item.entry, *item.also)}
+    again = restore(old, by_id, digest.subscriber, digest.window, digest.title)
+    assert (again.order, again.ranking, again.counted, again.index) == ("by_tag", (), (), ())
+    assert again.groups == digest.groups and entry_ids(old) == entry_ids(digest)
+    assert "In this edition" not in render_html(again, DigestSettings())
+    assert "In this edition" in render_html(digest, DigestSettings())

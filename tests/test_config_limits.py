@@ -270,3 +270,34 @@ def test_a_catastrophic_pattern_over_a_long_title_does_not_hang_the_digest(
     code, output = cli("preview", "--config", str(path), "-s", "a@example.org", "--format", "text")
     assert code == 0 and "Calm news about the harbour" in output and "a" * 40 in output
     assert "Spam" not in output
+
+
+RANKING = '[[feeds]]\nurl = "https://example.org/feed"\nweight = {weight}\n' + (
+    '[[subscribers]]\nemail = "a@example.org"\nbudget = {budget}\nboost = {boost}\n'
+    "order = {order}\n"
+)
+
+
+def test_ranking_keys_are_bounded_and_every_problem_is_named(tmp_path: Path) -> None:
+    bad = RANKING.format(weight="0", budget='"30s"', boost='["/(a)\\\\1/"]', order='"newest"')
+    text = problems(tmp_path, bad)
+    assert "feeds[0].weight: expected a number above 0 and at most 10" in text
+    assert 'subscribers[0].budget: expected a reading time from "1m" to "24h"' in text
+    assert "subscribers[0].boost[0]: '/(a)\\\\1/' cannot be used: backreferences" in text
+    assert 'subscribers[0].order: expected "ranked" (best story first) or "by_tag"' in text
+    for weight, budget in (("11", '"25h"'), ("true", "15"), ("nan", '"0m"')):
+        text = problems(tmp_path, RANKING.format(weight=weight, budget=budget, boost="[]",
+                                                 order='"ranked"'))  # fmt: skip
+        assert "feeds[0].weight: expected" in text and "subscribers[0].budget: expected" in text
+    good = RANKING.format(weight="2.5", budget='"15m"', boost='["ceasefire"]', order='"by_tag"')
+    settings = config.load(write(tmp_path, good))
+    assert settings.feeds[0].weight == 2.5
+    (subscriber,) = settings.subscribers
+    assert (subscriber.budget, subscriber.boost, subscriber.order) == (
+        900.0,
+        ("ceasefire",),
+        "by_tag",
+    )
+    defaults = config.load(write(tmp_path, FEED + '[[subscribers]]\nemail = "a@example.org"\n'))
+    assert defaults.feeds[0].weight == 1.0
+    assert (defaults.subscribers[0].budget, defaults.subscribers[0].order) == (0.0, "ranked")

@@ -172,6 +172,7 @@ FEED = st.fixed_dictionaries(
         "tags": key(st.lists(text_key("world", "local", "Tech"), max_size=3)),
         "interval": DURATION,
         "enabled": key(st.booleans()),
+        "weight": key(st.floats(0, 10, exclude_min=True) | st.integers(1, 10)),
     },
 )
 SMTP_KEYS = {
@@ -219,6 +220,9 @@ SUBSCRIBER = st.fixed_dictionaries(
         "max_items": key(st.integers(1, 10**9)),
         "include": key(RULES),
         "exclude": key(RULES),
+        "budget": text_key("15m", "1m", "24h", "90s"),
+        "boost": key(RULES),
+        "order": text_key("ranked", "by_tag"),
     },
 )
 CONFIG = st.fixed_dictionaries(
@@ -297,7 +301,8 @@ def accepted(raw: dict[str, Any], folder: Path) -> config.Settings | None:
 
 def run_digests(settings: config.Settings, engine: Engine) -> None:
     """The dry run, the previews and the email of every subscriber, as the commands do them."""
-    delivery = Delivery(settings.smtp, settings.digests)
+    weights = {feed.url: feed.weight for feed in settings.feeds}
+    delivery = Delivery(settings.smtp, settings.digests, weights=weights)
     deliver_due(
         engine,
         delivery,
