@@ -15,7 +15,7 @@ from broadsheet import __version__, advice, digest_cli, feeds_cli, logs, subscri
 from broadsheet.app import App, close_opened
 from broadsheet.health import judge
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
-from broadsheet.units import parse_duration
+from broadsheet.units import format_duration, parse_duration
 from digests import dkim
 from digests.settings import SmtpSettings
 from ingest.models import FeedState
@@ -66,8 +66,12 @@ def check(config: ConfigOption = None) -> None:
     out.print(f"  subscribers  {len(settings.subscribers)}")
     for subscriber in settings.subscribers:
         deliver = " + ".join(subscriber.deliver)
+        order = subscriber.order.replace("_", " ")
+        if subscriber.budget:
+            order += f", {format_duration(subscriber.budget)} of reading"
         out.print(
-            f"    {subscriber.email}: {subscriber.schedule} ({subscriber.timezone}), {deliver}",
+            f"    {subscriber.email}: {subscriber.schedule} ({subscriber.timezone}), {deliver}, "
+            f"{order}",
             markup=False,
         )
     if any("email" in s.deliver for s in settings.subscribers):
