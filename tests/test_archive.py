@@ -10,6 +10,7 @@ import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
@@ -41,24 +42,25 @@ def words(rng: random.Random, count: int) -> str:
     )
 
 
-@pytest.fixture
-def opened(tmp_path: Path, store_url: str, smtp_server: SmtpServer) -> Iterator[App]:
+def opened_with(
+    tmp_path: Path, store_url: str, smtp_server: SmtpServer, subscribers: list[dict[str, Any]]
+) -> App:
+    """The store opened with a config of ``FEEDS`` and ``subscribers``, mailing to the server."""
     path = write_config(
         tmp_path / "broadsheet.toml",
         FEEDS,
-        [
-            {
-                "email": ANN,
-                "schedule": daily_schedule(),
-                "max_per_feed": MANY,
-                "max_items": MANY,
-            }
-        ],
+        subscribers,
         storage={"url": store_url},
         smtp={"host": "127.0.0.1", "port": smtp_server.port, "security": "none"},
         digests={"output_dir": "out"},
     )
-    application = App.open(path)
+    return App.open(path)
+
+
+@pytest.fixture
+def opened(tmp_path: Path, store_url: str, smtp_server: SmtpServer) -> Iterator[App]:
+    ann = {"email": ANN, "schedule": daily_schedule(), "max_per_feed": MANY, "max_items": MANY}
+    application = opened_with(tmp_path, store_url, smtp_server, [ann])
     yield application
     application.close()
 
@@ -126,15 +128,12 @@ def test_the_archive_shows_exactly_the_stories_the_email_carried(
 def test_an_edition_is_only_its_subscribers(
     tmp_path: Path, store_url: str, smtp_server: SmtpServer
 ) -> None:
-    path = write_config(
-        tmp_path / "broadsheet.toml",
-        FEEDS,
+    application = opened_with(
+        tmp_path,
+        store_url,
+        smtp_server,
         [{"email": ANN, "schedule": daily_schedule()}, {"email": "bo@example.org"}],
-        storage={"url": store_url},
-        smtp={"host": "127.0.0.1", "port": smtp_server.port, "security": "none"},
-        digests={"output_dir": "out"},
     )
-    application = App.open(path)
     try:
         store_many(application, 4)
         assert api.deliver(application, force=True).sent == 2
@@ -183,25 +182,16 @@ def page_of(html: str) -> tuple[list[str], list[str], list[str], list[str]]:
 def test_an_edition_keeps_its_order_index_and_reading_budget(
     tmp_path: Path, store_url: str, smtp_server: SmtpServer, order: str
 ) -> None:
-    path = write_config(
-        tmp_path / "broadsheet.toml",
-        FEEDS,
-        [
-            {
-                "email": ANN,
-                "schedule": daily_schedule(),
-                "max_per_feed": 40,
-                "max_items": 100,
-                "budget": "5m",  # 1,150 words: 19 stories of 60 words
-                "boost": ["/\\(7\\)/"],
-                "order": order,
-            }
-        ],
-        storage={"url": store_url},
-        smtp={"host": "127.0.0.1", "port": smtp_server.port, "security": "none"},
-        digests={"output_dir": "out"},
-    )
-    application = App.open(path)
+    ann = {
+        "email": ANN,
+        "schedule": daily_schedule(),
+        "max_per_feed": 40,
+        "max_items": 100,
+        "budget": "5m",  # 1,150 words: 19 stories of 60 words
+        "boost": ["/\\(7\\)/"],
+        "order": order,
+    }
+    application = opened_with(tmp_path, store_url, smtp_server, [ann])
     try:
         store_many(application, 100)
         assert api.deliver(application, force=True).sent == 1
