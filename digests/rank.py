@@ -68,7 +68,8 @@ def rank(
     weights: Mapping[str, float],
 ) -> tuple[Ranked, ...]:
     """The items best first, with their scores and reasons (see the module's formula)."""
-    scored = [_scored(item, window, weights, boosts(subscriber)) for item in items]
+    rules = boosts(subscriber)
+    scored = [_scored(item, window, weights, rules) for item in items]
     return tuple(sorted(scored, key=order_key))
 
 
