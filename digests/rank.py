@@ -57,7 +57,7 @@ class Ranked:
     """An item with its score and the reasons for it."""
 
     item: Item
-    score: float
+    score: float  # rounded to 9 decimal places
     reasons: tuple[Reason, ...]
 
 
@@ -75,7 +75,8 @@ def rank(
 
 def boosts(subscriber: Subscriber) -> list[tuple[str, Rule]]:
     """The subscriber's boost rules as (rule, predicate); a rule of blank words is left out."""
-    rules = [r for r in subscriber.boost if is_regex(r) or r.translate(QUOTES).split()]
+    written = dict.fromkeys(subscriber.boost)  # a rule written twice counts once
+    rules = [r for r in written if is_regex(r) or r.translate(QUOTES).split()]
     return list(zip(rules, compile_rules(rules, subscriber, "boost"), strict=True))
 
 
@@ -83,7 +84,7 @@ def order_key(ranked: Ranked) -> tuple[float, float, str, str, int]:
     """Sort key: best score first; ties by the lead's content, never by input order."""
     entry = ranked.item.entry
     return (
-        -round(ranked.score, 9),
+        -ranked.score,
         -entry.published.timestamp(),
         entry.link or "",
         entry.feed_url,
@@ -117,7 +118,8 @@ def _scored(
         reasons.append(
             Reason("weight", f"×{weight:g} ({entry.feed_title})", subtotal * (weight - 1))
         )
-    return Ranked(item, subtotal * weight, tuple(reasons))
+    # rounded, so that sums differing in the last bit of a float tie and fall to content
+    return Ranked(item, round(subtotal * weight, 9), tuple(reasons))
 
 
 def _share(published: datetime, window: Window) -> float:
