@@ -58,7 +58,7 @@ THRESHOLD = 0.42
 FIGURE_THRESHOLD = 0.24
 LEAD_WORDS = 50
 MAX_POSTING = 100
-INDEXED = 8
+INDEXED = 5
 MAX_APART = timedelta(hours=36)
 PRIOR_ENTRIES = 20
 TITLE_WEIGHT = 1.5
@@ -145,6 +145,7 @@ class Vector:
 
     weights: Mapping[str, float]
     norm: float
+    figures: frozenset[str]  # the precise figures among the features
 
 
 def vector(sig: Signature, rarity: Rarity) -> Vector:
@@ -159,7 +160,8 @@ def vector(sig: Signature, rarity: Rarity) -> Vector:
         if feature in sig.names:
             weight *= NAME_WEIGHT
         weights[feature] = weight
-    return Vector(weights, math.sqrt(sum(w * w for w in weights.values())))
+    norm = math.sqrt(sum(w * w for w in weights.values()))
+    return Vector(weights, norm, frozenset(filter(is_figure, weights)))
 
 
 def is_figure(feature: str) -> bool:
@@ -197,8 +199,7 @@ def _score(a: DigestEntry, b: DigestEntry, va: Vector, vb: Vector) -> float | No
     if abs(a.published - b.published) > MAX_APART:
         return None
     score = cosine(va, vb)
-    shares_figure = any(is_figure(f) and f in vb.weights for f in va.weights)
-    return score if score >= (FIGURE_THRESHOLD if shares_figure else THRESHOLD) else None
+    return score if score >= (FIGURE_THRESHOLD if va.figures & vb.figures else THRESHOLD) else None
 
 
 def cluster(entries: Sequence[DigestEntry]) -> Clustering:
@@ -207,7 +208,7 @@ def cluster(entries: Sequence[DigestEntry]) -> Clustering:
     signatures = [signature(entry) for entry in ordered]
     rarity = Rarity(signatures)
     vectors = [vector(sig, rarity) for sig in signatures]
-    pairs = candidate_pairs(ordered, signatures, rarity)
+    pairs = candidate_pairs(ordered, vectors, rarity)
     scored = []
     for i, j in pairs:
         if ordered[i].feed_url != ordered[j].feed_url:
@@ -222,16 +223,16 @@ def cluster(entries: Sequence[DigestEntry]) -> Clustering:
 
 
 def candidate_pairs(
-    entries: Sequence[DigestEntry], signatures: Sequence[Signature], rarity: Rarity
+    entries: Sequence[DigestEntry], vectors: Sequence[Vector], rarity: Rarity
 ) -> set[tuple[int, int]]:
-    """Index pairs (i < j) worth comparing: the same link, or a rare feature in common."""
+    """Index pairs (i < j) worth comparing: the same link, or a heavy feature in common."""
     postings: dict[object, list[int]] = defaultdict(list)
     frequency = rarity.frequency
-    for index, (entry, sig) in enumerate(zip(entries, signatures, strict=True)):
+    for index, (entry, vec) in enumerate(zip(entries, vectors, strict=True)):
         if entry.link:
             postings[("link", story_link(entry.link))].append(index)
-        shared = [f for f in sig.words if 1 < frequency[f] <= MAX_POSTING]
-        for feature in sorted(shared, key=lambda f: (frequency[f], f))[:INDEXED]:
+        shared = [f for f in vec.weights if 1 < frequency[f] <= MAX_POSTING]
+        for feature in sorted(shared, key=lambda f: (-vec.weights[f], f))[:INDEXED]:
             postings[feature].append(index)
     pairs: set[tuple[int, int]] = set()
     for posting in postings.values():

@@ -110,7 +110,7 @@ def words(text: str) -> list[str]:
     return [
         stem(w)
         for w in _WORD.findall(folded)
-        if len(w) > 1 and not w.isdigit() and w not in _UNINFORMATIVE
+        if len(w) > 1 and not w[0].isdigit() and w not in _UNINFORMATIVE
     ]
 
 
