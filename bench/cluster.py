@@ -29,9 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the packages, when run as bench/cluster.py
 sys.path.insert(0, str(ROOT / "tests"))  # the labelled sets and their scores
 
+from cluster_sets import generated, labelled, scores  # noqa: E402
+
 from digests import cluster as current  # noqa: E402
 from digests.models import DigestEntry  # noqa: E402
-from cluster_sets import generated, labelled, scores  # noqa: E402
 
 Grouping = Callable[[Sequence[DigestEntry]], object]
 

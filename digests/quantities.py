@@ -67,13 +67,9 @@ _VAGUE = {"tens": 1, "dozens": 1, "hundreds": 2, "thousands": 3, "millions": 6, 
 _VAGUE_SCALE = {"thousands": 3, "millions": 6, "billions": 9}
 
 _TOKEN = re.compile(r"[£$€]?[a-z0-9][a-z0-9.,]*%?|%")
-_MONTHS = {
-    month: n
-    for n, month in enumerate(
-        "january february march april may june july august september october november december".split(),
-        1,
-    )
-}
+_MONTH_NAMES = """january february march april may june july august september october november
+    december"""
+_MONTHS = {month: n for n, month in enumerate(_MONTH_NAMES.split(), 1)}
 _MONTH = "(" + "|".join(_MONTHS) + ")"
 _DAY_MONTH = re.compile(r"\b([0-3]?\d)(?:st|nd|rd|th)? (?:of )?" + _MONTH + r"\b")
 _MONTH_DAY = re.compile(r"\b" + _MONTH + r" ([0-3]?\d)(?:st|nd|rd|th)?\b")
@@ -154,7 +150,7 @@ def _spelled(tokens: list[str], i: int) -> tuple[float | None, int, int | None]:
 
 
 def _fraction(tokens: list[str], i: int) -> tuple[float | None, int, int | None]:
-    """"a quarter of a million" is 250,000; "a fifth" on its own is 20%."""
+    """A fraction of a million or more ("a quarter of a million" is 250,000); else no figure."""
     fraction = _FRACTIONS[tokens[i]]
     if i + 3 < len(tokens) and tokens[i + 1] == "of" and tokens[i + 2] == "a":
         scale = _MULTIPLIERS.get(tokens[i + 3])

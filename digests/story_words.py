@@ -125,7 +125,7 @@ def names(text: str, *, title: bool = False) -> frozenset[str]:
     if title and _title_case(tokens):
         return frozenset()
     found: set[str] = set()
-    for previous, token in zip(["."] + tokens, tokens, strict=False):
+    for previous, token in zip([".", *tokens], tokens, strict=False):
         if token[:1].isupper() and not _SENTENCE_END.search(previous):
             found.update(terms(token))
     return frozenset(found)

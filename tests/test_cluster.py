@@ -8,6 +8,7 @@ from pathlib import Path
 import feedparser
 import pytest
 from bs4 import BeautifulSoup
+from cluster_sets import entry, generated
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +22,6 @@ from digests.cluster import (
     similarity,
     words,
 )
-from cluster_sets import entry, generated
 from digests.models import DigestEntry
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "shared" / "fixtures"
