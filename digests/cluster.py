@@ -5,7 +5,8 @@ Two entries from different feeds are the same story when
 * they have the same canonical link, its fragment aside (``#comments`` points into the same
   page; a ``#!`` or ``#/`` route is kept, it names another page), or
 * they were published at most ``MAX_APART`` (36 hours) apart and their *similarity* reaches
-  ``FIGURE_THRESHOLD`` (0.24) when they share a precise figure, else ``THRESHOLD`` (0.42).
+  ``FIGURE_THRESHOLD`` (0.24) when they share a precise figure, else ``THRESHOLD`` (0.42),
+  and they have at least ``MIN_SHARED`` (3) features in common: a word or two is never enough.
 
 What an entry is compared by is what survives an outlet rewriting the story: its *features*
 are the words of its title and of its lead (the first ``LEAD_WORDS`` words of the article's
@@ -68,6 +69,7 @@ __all__ = ["Clustering", "Item", "Signature", "cluster", "same_story", "signatur
 
 THRESHOLD = 0.42
 FIGURE_THRESHOLD = 0.24
+MIN_SHARED = 3
 LEAD_WORDS = 50
 MAX_POSTING = 100
 INDEXED = 5
@@ -181,11 +183,16 @@ def is_figure(feature: str) -> bool:
 
 def cosine(a: Vector, b: Vector) -> float:
     """The cosine of the angle between two entries' vectors (0 when either is empty)."""
+    return _overlap(a, b)[0]
+
+
+def _overlap(a: Vector, b: Vector) -> tuple[float, int]:
+    """The cosine of two vectors and the number of features they share."""
     if not a.norm or not b.norm:
-        return 0.0
+        return 0.0, 0
     small, large = (a, b) if len(a.weights) <= len(b.weights) else (b, a)
-    dot = sum(w * large.weights[f] for f, w in small.weights.items() if f in large.weights)
-    return dot / (a.norm * b.norm)
+    shared = [w * large.weights[f] for f, w in small.weights.items() if f in large.weights]
+    return sum(shared) / (a.norm * b.norm), len(shared)
 
 
 def similarity(a: Signature, b: Signature, rarity: Rarity | None = None) -> float:
@@ -208,7 +215,9 @@ def _score(a: DigestEntry, b: DigestEntry, va: Vector, vb: Vector) -> float | No
         return 1.0
     if abs(a.published - b.published) > MAX_APART:
         return None
-    score = cosine(va, vb)
+    score, shared = _overlap(va, vb)
+    if shared < MIN_SHARED:
+        return None
     return score if score >= (FIGURE_THRESHOLD if va.figures & vb.figures else THRESHOLD) else None
 
 

@@ -111,3 +111,9 @@ def test_names_are_capitals_where_no_sentence_starts() -> None:
     assert names(lead) == {"miriam", "hale", "dolan"}
     assert names("Capital Welcomes Rival's Written Offer", title=True) == frozenset()
     assert names("Dolan sentenced for bribes in Fenwick", title=True) == {"fenwick"}
+
+
+def test_a_word_or_two_in_common_is_never_enough() -> None:
+    a = entry(1, "Harbor", "Story 0", "The lead of Story 0.")
+    b = entry(2, "Quayside", "Story 1", "The lead of Story 1.")
+    assert not same_story(a, b)
