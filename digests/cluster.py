@@ -4,29 +4,42 @@ Two entries from different feeds are the same story when
 
 * they have the same canonical link, its fragment aside (``#comments`` points into the same
   page; a ``#!`` or ``#/`` route is kept, it names another page), or
-* their titles share at least ``MIN_SHARED_TITLE_WORDS`` informative words and their
-  ``similarity`` reaches ``THRESHOLD``.
+* they were published at most ``MAX_APART`` (36 hours) apart and their *similarity* reaches
+  ``FIGURE_THRESHOLD`` (0.24) when they share a precise figure, else ``THRESHOLD`` (0.42),
+  and they have at least ``MIN_SHARED`` (3) features in common: a word or two is never enough.
 
-Words are normalised before they are compared: Unicode compatibility forms and accents folded,
-curly quotes and apostrophes made straight, possessive 's dropped, case folded, punctuation
-removed, a light suffix strip ("welcomes", "welcomed", "welcome" -> "welcom"). Function words
-and newsroom furniture ("live", "updates", "briefing", "says") are not informative, so
-"Live updates" from two feeds never merges on its title.
+What an entry is compared by is what survives an outlet rewriting the story: its *features*
+are the words of its title and of its lead (the first ``LEAD_WORDS`` words of the article's
+full text when there is one, else of the excerpt), normalised (``digests/story_words.py``:
+case, accents, light stemming, function words and newsroom furniture dropped, common
+paraphrases such as "blaze"/"fire" and "households"/"homes" folded), and the figures in them
+(``digests/quantities.py``: "40,000", "forty thousand" and "40k" are one figure, "5.25%" and
+"5.25 per cent" too; "tens of thousands" meets 40,000 by its order of magnitude; dates and
+scores are figures, "4 July" = "July 4th").
 
-``similarity`` is the Jaccard index of the two entries' informative words, those of the title
-and of the lead (the first ``LEAD_WORDS`` words of the excerpt): the words both use divided
-by the words either uses. Two outlets rewriting one wire story share the distinctive words of
-its title and first sentence; two stories on the same topic share the topic words only. The
-threshold of one third was set on pairs written like real wire copy: the same story from
-two outlets scored 0.41 to 0.48, two stories on one topic on one day at most 0.30.
-A paraphrase with few words in common ("quake" for "earthquake") stays two items, which
-costs the reader a duplicate; merging two different stories would hide one.
+Each feature weighs its rarity among the window's entries, ``log(1 + (N + 20) / n)`` for a
+feature in ``n`` of the ``N`` entries (the 20 keeps a window of two entries from calling
+everything rare), times 1.5 when it is in the title (``TITLE_WEIGHT``), 2 when the entry writes
+it as a name (capitalised where no sentence starts, ``NAME_WEIGHT``) and 2 when it is a precise
+figure (``FIGURE_WEIGHT``). *Similarity* is the cosine of the two entries' weighted features:
+the weight of what both say over the weight of what each says. Topic words ("storm", "rates",
+"court") are in many entries and weigh little; a storm's name, a company, a defendant, the
+number of homes without power weigh much. Sharing a precise figure (not a year, not an order
+of magnitude) is strong evidence on its own, so such pairs need less shared wording.
 
-Finding candidates stays near-linear: an inverted index maps each title word to the entries
-using it, and only entries that meet in a posting list are compared. Each entry is indexed by
-its rarest title words only (prefix filtering: two titles sharing two words must share one of
-each title's rarest ``len - 1``), and a word found in more than ``MAX_POSTING`` entries is a
-topic, not a story, and is not indexed at all.
+The thresholds were set on tests/data/cluster/labelled.toml, invented stories rewritten by
+several outlets (complete rewrites sharing almost no headline words among them) beside hard
+negatives (another story on the same topic, the same day, often with the same names), and
+checked on heldout.toml, written afterwards; ``bench/cluster.py`` prints both. Precision
+comes first: merging two stories hides one, while a rewrite left apart costs the reader a
+duplicate. So a follow-up ("Government to appeal after protest ruling") stays apart from the
+story it follows, and a rewrite sharing neither names nor figures with the others ("Dementia
+drug hailed as 'turning point'") stays apart too.
+
+Finding candidates stays near-linear: an inverted index maps features to the entries having
+them, and only entries that meet in a posting list are compared. Each entry is indexed by its
+``INDEXED`` heaviest features found in other entries too, and a feature in more than
+``MAX_POSTING`` entries is a topic, not a story, and is not indexed at all.
 
 Merging is single-link over the candidate pairs, strongest first, never putting two entries of
 one feed in one item. The order is fixed by the entries' content (scores, feed URLs, ids), so
@@ -39,40 +52,32 @@ entry leads.
 
 from __future__ import annotations
 
-import re
-import unicodedata
+import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from digests.models import DigestEntry
-from digests.select import QUOTES, recency
+from digests.quantities import quantity_terms
+from digests.select import recency
+from digests.story_words import names, terms, words
 from ingest.images import rank
 from ingest.urls import story_link
 
-THRESHOLD = 1 / 3
-MIN_SHARED_TITLE_WORDS = 2
-LEAD_WORDS = 30
-MAX_POSTING = 100
+__all__ = ["Clustering", "Item", "Signature", "cluster", "same_story", "signature", "words"]
 
-_STOP = """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each few for
-    from further had has have having he her here hers him his how i if in into is it its itself
-    just me more most my no nor not now of off on once only or other our out over own same she
-    should so some such than that the their them then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would you
-    your yet still amid per via vs"""
-STOP_WORDS = frozenset(_STOP.split())
-# Words every newsroom puts in titles whatever the story is about.
-_GENERIC = """live update updates latest breaking news briefing morning evening night today tonight
-    yesterday says said say told report reports video watch photos pictures opinion analysis
-    explained newsletter daily weekly edition podcast roundup recap highlights blog minute
-    minutes first new week day monday tuesday wednesday thursday friday saturday sunday"""
-GENERIC_WORDS = frozenset(_GENERIC.split())
-_UNINFORMATIVE = STOP_WORDS | GENERIC_WORDS
-_WORD = re.compile(r"[^\W_]+")
-_POSSESSIVE = re.compile(r"'s\b")
-_SUFFIXES = (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("e", ""))
+THRESHOLD = 0.42
+FIGURE_THRESHOLD = 0.24
+MIN_SHARED = 3
+LEAD_WORDS = 50
+MAX_POSTING = 100
+INDEXED = 5
+MAX_APART = timedelta(hours=36)
+PRIOR_ENTRIES = 20
+TITLE_WEIGHT = 1.5
+NAME_WEIGHT = 2.0
+FIGURE_WEIGHT = 2.0
 
 
 @dataclass(frozen=True)
@@ -111,66 +116,122 @@ class Clustering:
 
 @dataclass(frozen=True)
 class Signature:
-    """The informative words of an entry's title, and of its title and lead together."""
+    """What an entry is compared by: its title's terms, and every feature of title and lead."""
 
-    title: frozenset[str]
-    words: frozenset[str]
-
-
-def words(text: str) -> list[str]:
-    """The informative, normalised words of ``text``, in order."""
-    folded = unicodedata.normalize("NFKD", text.translate(QUOTES))
-    folded = "".join(c for c in folded if not unicodedata.combining(c)).casefold()
-    folded = _POSSESSIVE.sub("", folded)
-    return [_stem(w) for w in _WORD.findall(folded) if len(w) > 1 and w not in _UNINFORMATIVE]
+    title: frozenset[str]  # the title's terms (words with paraphrases folded)
+    words: frozenset[str]  # the title's and the lead's terms and quantity tokens
+    names: frozenset[str]  # the terms written as names
 
 
-def _stem(word: str) -> str:
-    if len(word) <= 4:
-        return word
-    for suffix, replacement in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + replacement
-    return word
+def lead(entry: DigestEntry) -> str:
+    """The first ``LEAD_WORDS`` words of the article's full text, else of the excerpt."""
+    return " ".join((entry.full_text or entry.excerpt).split()[:LEAD_WORDS])
 
 
 def signature(entry: DigestEntry) -> Signature:
-    """The words an entry is compared by."""
-    title = frozenset(words(entry.title))
-    return Signature(title, title | frozenset(words(" ".join(entry.excerpt.split()[:LEAD_WORDS]))))
+    """The features an entry is compared by (see the module's rules)."""
+    opening = lead(entry)
+    title = frozenset(terms(entry.title)) | frozenset(quantity_terms(entry.title))
+    body = frozenset(terms(opening)) | frozenset(quantity_terms(opening))
+    return Signature(title, title | body, names(entry.title, title=True) | names(opening))
 
 
-def similarity(a: Signature, b: Signature) -> float:
-    """Jaccard index of the two entries' informative title and lead words (0 when both have none)."""
-    union = len(a.words | b.words)
-    return len(a.words & b.words) / union if union else 0.0
+class Rarity:
+    """How rare each feature is among a window's entries: its inverse document frequency."""
+
+    def __init__(self, signatures: Iterable[Signature]) -> None:
+        self.frequency: Counter[str] = Counter()
+        self.entries = 0
+        for sig in signatures:
+            self.frequency.update(sig.words)
+            self.entries += 1
+
+    def idf(self, feature: str) -> float:
+        """``log(1 + (entries + PRIOR_ENTRIES) / frequency)``: rarer features weigh more."""
+        return math.log(1 + (self.entries + PRIOR_ENTRIES) / max(self.frequency[feature], 1))
+
+
+@dataclass(frozen=True)
+class Vector:
+    """An entry's features with their weights, and the vector's length."""
+
+    weights: Mapping[str, float]
+    norm: float
+    figures: frozenset[str]  # the precise figures among the features
+
+
+def vector(sig: Signature, rarity: Rarity) -> Vector:
+    """The weight of each feature: its rarity, more in the title, more for a name."""
+    weights = {}
+    for feature in sig.words:
+        weight = rarity.idf(feature)
+        if is_figure(feature):
+            weight *= FIGURE_WEIGHT
+        if feature in sig.title:
+            weight *= TITLE_WEIGHT
+        if feature in sig.names:
+            weight *= NAME_WEIGHT
+        weights[feature] = weight
+    norm = math.sqrt(sum(w * w for w in weights.values()))
+    return Vector(weights, norm, frozenset(filter(is_figure, weights)))
+
+
+def is_figure(feature: str) -> bool:
+    """Whether a feature is a precise figure: a value, a date or a score (not a year or a size)."""
+    return feature.startswith("#") and not feature.startswith(("#~", "#y"))
+
+
+def cosine(a: Vector, b: Vector) -> float:
+    """The cosine of the angle between two entries' vectors (0 when either is empty)."""
+    return _overlap(a, b)[0]
+
+
+def _overlap(a: Vector, b: Vector) -> tuple[float, int]:
+    """The cosine of two vectors and the number of features they share."""
+    if not a.norm or not b.norm:
+        return 0.0, 0
+    small, large = (a, b) if len(a.weights) <= len(b.weights) else (b, a)
+    shared = [w * large.weights[f] for f, w in small.weights.items() if f in large.weights]
+    return sum(shared) / (a.norm * b.norm), len(shared)
+
+
+def similarity(a: Signature, b: Signature, rarity: Rarity | None = None) -> float:
+    """How alike two entries read, 0 to 1, rarity taken from ``rarity`` or the two alone."""
+    rarity = rarity or Rarity((a, b))
+    return cosine(vector(a, rarity), vector(b, rarity))
 
 
 def same_story(a: DigestEntry, b: DigestEntry) -> bool:
     """Whether two entries from different feeds tell the same story (see the module's rules)."""
     if a.feed_url == b.feed_url:
         return False
-    return _score(a, b, signature(a), signature(b)) is not None
+    sa, sb = signature(a), signature(b)
+    rarity = Rarity((sa, sb))
+    return _score(a, b, vector(sa, rarity), vector(sb, rarity)) is not None
 
 
-def _score(a: DigestEntry, b: DigestEntry, sa: Signature, sb: Signature) -> float | None:
+def _score(a: DigestEntry, b: DigestEntry, va: Vector, vb: Vector) -> float | None:
     if a.link and b.link and story_link(a.link) == story_link(b.link):
         return 1.0
-    if len(sa.title & sb.title) < MIN_SHARED_TITLE_WORDS:
+    if abs(a.published - b.published) > MAX_APART:
         return None
-    score = similarity(sa, sb)
-    return score if score >= THRESHOLD else None
+    score, shared = _overlap(va, vb)
+    if shared < MIN_SHARED:
+        return None
+    return score if score >= (FIGURE_THRESHOLD if va.figures & vb.figures else THRESHOLD) else None
 
 
 def cluster(entries: Sequence[DigestEntry]) -> Clustering:
     """Merge entries telling the same story into items, newest lead first."""
     ordered = sorted(entries, key=lambda e: (e.feed_url, e.id))
     signatures = [signature(entry) for entry in ordered]
-    pairs = candidate_pairs(ordered, signatures)
+    rarity = Rarity(signatures)
+    vectors = [vector(sig, rarity) for sig in signatures]
+    pairs = candidate_pairs(ordered, vectors, rarity)
     scored = []
     for i, j in pairs:
         if ordered[i].feed_url != ordered[j].feed_url:
-            score = _score(ordered[i], ordered[j], signatures[i], signatures[j])
+            score = _score(ordered[i], ordered[j], vectors[i], vectors[j])
             if score is not None:
                 scored.append((-score, i, j))
     scored.sort()
@@ -181,18 +242,17 @@ def cluster(entries: Sequence[DigestEntry]) -> Clustering:
 
 
 def candidate_pairs(
-    entries: Sequence[DigestEntry], signatures: Sequence[Signature]
+    entries: Sequence[DigestEntry], vectors: Sequence[Vector], rarity: Rarity
 ) -> set[tuple[int, int]]:
-    """Index pairs (i < j) worth comparing: the same link, or a rare title word in common."""
+    """Index pairs (i < j) worth comparing: the same link, or a heavy feature in common."""
     postings: dict[object, list[int]] = defaultdict(list)
-    frequency = Counter(word for sig in signatures for word in sig.title)
-    for index, (entry, sig) in enumerate(zip(entries, signatures, strict=True)):
+    frequency = rarity.frequency
+    for index, (entry, vec) in enumerate(zip(entries, vectors, strict=True)):
         if entry.link:
             postings[("link", story_link(entry.link))].append(index)
-        rarest = sorted(sig.title, key=lambda word: (frequency[word], word))
-        for word in rarest[: len(rarest) - MIN_SHARED_TITLE_WORDS + 1]:
-            if frequency[word] <= MAX_POSTING:
-                postings[word].append(index)
+        shared = [f for f in vec.weights if 1 < frequency[f] <= MAX_POSTING]
+        for feature in sorted(shared, key=lambda f: (-vec.weights[f], f))[:INDEXED]:
+            postings[feature].append(index)
     pairs: set[tuple[int, int]] = set()
     for posting in postings.values():
         if 1 < len(posting) <= MAX_POSTING:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import random
-from datetime import UTC, datetime, timedelta
-from functools import cache
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
 import pytest
 from bs4 import BeautifulSoup
+from cluster_sets import entry, generated
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,37 +26,6 @@ from digests.models import DigestEntry
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "shared" / "fixtures"
 MOMENT = datetime(2022, 3, 30, 12, 0, tzinfo=UTC)
-
-
-def entry(
-    id: int,
-    feed: str,
-    title: str,
-    excerpt: str = "",
-    *,
-    link: str | None = None,
-    minutes: int = 0,
-    image: str | None = None,
-    authors: tuple[str, ...] = (),
-) -> DigestEntry:
-    """An entry of feed ``feed`` (its URL is made from the name)."""
-    when = MOMENT + timedelta(minutes=minutes)
-    return DigestEntry(
-        id=id,
-        feed_url=f"https://{feed.lower().replace(' ', '-')}.example/feed",
-        feed_title=feed,
-        feed_tags=(),
-        title=title,
-        link=link,
-        authors=authors,
-        published=when,
-        first_seen=when,
-        summary_html="",
-        content_html="",
-        excerpt=excerpt,
-        image=image,
-        tags=(),
-    )
 
 
 def from_fixture(name: str, index: int, id: int) -> DigestEntry:
@@ -272,28 +240,6 @@ STORIES = [
 @given(st.permutations(STORIES))
 def test_clustering_does_not_depend_on_input_order(entries: list[DigestEntry]) -> None:
     assert cluster(entries) == cluster(STORIES)
-
-
-@cache
-def generated(count: int, seed: int = 7) -> tuple[DigestEntry, ...]:
-    """News-like entries: each story has its own words, shares topic words, runs in 1-3 feeds.
-
-    The number of topics grows with the number of entries (a longer digest covers more of the
-    world), so a topic word sits in about 60 entries whatever the size.
-    """
-    rng = random.Random(seed)
-    topics = [f"topic{n}z" for n in range(max(count // 30, 10))]
-    entries: list[DigestEntry] = []
-    story = 0
-    while len(entries) < count:
-        own = [f"w{story}x{k}" for k in range(6)]
-        about = rng.sample(topics, 3)
-        for outlet in rng.sample(range(50), rng.choice([1, 1, 1, 2, 3])):
-            title = " ".join(rng.sample(own, 4) + rng.sample(about, 2))
-            lead = " ".join([own[0], *rng.sample(own[1:], 4), *about])
-            entries.append(entry(len(entries), f"Outlet {outlet}", title, lead, minutes=story))
-        story += 1
-    return tuple(entries[:count])
 
 
 def test_candidate_pairs_grow_near_linearly() -> None:
