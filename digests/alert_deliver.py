@@ -39,7 +39,7 @@ class AlertReport:
     sent: int = 0  # messages
     failed: int = 0  # messages
     alerts: list[dict[str, str]] = field(default_factory=list)  # each alert sent (or due)
-    errors: list[dict[str, str]] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)  # recipient, error, state
 
     def as_dict(self) -> dict[str, Any]:
         """Counts, alerts and errors as plain data."""
@@ -134,7 +134,8 @@ def _send(
         verdict = ledger.after_failure(error, attempts, now, outbox.digests)
         text = mask_text(verdict.reason)
         report.failed += 1
-        report.errors.append({"recipient": recipient, "error": text})
+        state = "abandoned" if verdict.retry_at is None else "failed"
+        report.errors.append({"recipient": recipient, "error": text, "state": state})
         with failures("recording a failed alert", "the alerts are sent again by the next run"):
             if verdict.retry_at is None:
                 stored.abandoned(engine, ids, owner, text)
