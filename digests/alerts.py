@@ -200,7 +200,7 @@ def stamp(moment: datetime) -> str:
 
 
 _QUERY = re.compile(r"(https?://[^\s?#'\"<>]*)\?[^\s#'\"<>]*")
-_STATUS = re.compile(r"(\bHTTP \d{3}\b)")  # the status is the failure: kept
+_STATUS = re.compile(r"(\bHTTP \d{3}\b)", re.IGNORECASE)  # the status is the failure: kept
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _TIMES = re.compile(
     r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d| ?UTC)?)?"
