@@ -24,7 +24,7 @@ from broadsheet import (
 from broadsheet.app import App, close_opened
 from broadsheet.health import judge
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
-from broadsheet.units import parse_duration
+from broadsheet.units import format_duration, parse_duration
 from digests import dkim
 from digests.settings import SmtpSettings
 from ingest.models import FeedState
@@ -88,6 +88,14 @@ def check(config: ConfigOption = None) -> None:
         if smtp.dkim_domain:
             _print_dkim(smtp)
     out.print(f"  markdown to  {settings.digests.output_dir}", markup=False)
+    alerts = settings.alerts
+    if alerts.enabled:
+        quiet = f"quiet for {format_duration(alerts.quiet)}" if alerts.quiet else "quiet: off"
+        out.print(
+            f"  alerts       to {', '.join(alerts.email)}: failing for "
+            f"{format_duration(alerts.after)}, {quiet}",
+            markup=False,
+        )
     if settings.web.enabled:
         out.print(
             f"  web          one-click unsubscribe: on ({settings.web.base_url})", markup=False

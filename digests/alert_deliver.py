@@ -206,15 +206,8 @@ def _values(alert: Alert) -> dict[str, Any]:
 
 
 def _alert(row: AlertRow) -> Alert:
-    return Alert(
-        row.kind,
-        row.feed_url,
-        row.feed_title,
-        row.since,
-        detail=row.detail,
-        until=row.until,
-        last_success=row.last_success,
-    )
+    fields = (row.feed_url, row.feed_title, row.since, row.detail, row.until, row.last_success)
+    return Alert(row.kind, *fields)
 
 
 def _announced(row: AlertRow) -> Announced:

@@ -184,14 +184,8 @@ def _problem(feed: FeedCondition, reason: str, since: datetime, detail: str) -> 
 
 
 def _alert(problem: Problem) -> Alert:
-    return Alert(
-        problem.reason,
-        problem.url,
-        problem.title,
-        problem.since,
-        detail=problem.detail,
-        last_success=problem.last_success,
-    )
+    fields = (problem.url, problem.title, problem.since, problem.detail)
+    return Alert(problem.reason, *fields, last_success=problem.last_success)
 
 
 def stamp(moment: datetime) -> str:

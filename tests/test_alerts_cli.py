@@ -69,6 +69,16 @@ def text_of(message: EmailMessage) -> str:
     return str(body.get_content())
 
 
+def down_for_seven_hours(tmp_path: Path, feed_server: FeedServer, port: int) -> tuple[str, Path]:
+    """A feed answering 500 since seven hours ago, polled, and a config mailing to ``port``."""
+    url = feed_server.route("/down.xml", status=500)
+    config = alert_config(tmp_path, [url], port)
+    code, out, err = cli(config, "poll", "--all")
+    assert code == 0, out + err
+    age(f"sqlite:///{tmp_path / 'store.db'}", 7)
+    return url, config
+
+
 def poll_and_alert(config: Path) -> tuple[int, str, str]:
     code, out, err = cli(config, "poll", "--all")
     assert code == 0, out + err
@@ -148,11 +158,8 @@ def test_two_processes_running_alerts_at_once_send_each_alert_once(
 def test_with_the_mail_server_down_alerts_wait_and_the_next_run_sends_them(
     tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer
 ) -> None:
-    url = feed_server.route("/down.xml", status=500)
+    url, down = down_for_seven_hours(tmp_path, feed_server, free_port())
     store = f"sqlite:///{tmp_path / 'store.db'}"
-    down = alert_config(tmp_path, [url], free_port())
-    cli(down, "poll", "--all")
-    age(store, 7)
     code, out, err = cli(down, "alerts")
     assert code == 3, out + err
     assert out.startswith("1 alert due: 0 messages sent, 1 failed")
@@ -174,11 +181,8 @@ def test_with_the_mail_server_down_alerts_wait_and_the_next_run_sends_them(
 def test_a_dry_run_says_what_would_be_sent_and_records_nothing(
     tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer
 ) -> None:
-    url = feed_server.route("/down.xml", status=500)
+    url, config = down_for_seven_hours(tmp_path, feed_server, smtp_server.port)
     store = f"sqlite:///{tmp_path / 'store.db'}"
-    config = alert_config(tmp_path, [url], smtp_server.port)
-    cli(config, "poll", "--all")
-    age(store, 7)
     code, out, err = cli(config, "alerts", "--dry-run")
     assert code == 0, out + err
     assert out.startswith("dry run, nothing sent or recorded: 1 alert due")
@@ -243,11 +247,7 @@ def test_feeds_failing_says_when_quiet_feeds_are_not_looked_for(
 def test_the_worker_mails_alerts_after_its_poll_round(
     tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer
 ) -> None:
-    url = feed_server.route("/down.xml", status=500)
-    store = f"sqlite:///{tmp_path / 'store.db'}"
-    config = alert_config(tmp_path, [url], smtp_server.port)
-    cli(config, "poll", "--all")
-    age(store, 7)
+    _, config = down_for_seven_hours(tmp_path, feed_server, smtp_server.port)
     with Worker(config, tmp_path / "worker.log") as worker:
         worker.wait_for_log("alerts: 1 alert due: 1 message sent")
         (message,) = smtp_server.messages

@@ -151,6 +151,10 @@ def test_alerts_are_off_by_default_and_checked_when_set(tmp_path: Path) -> None:
     assert (settings.alerts.after, settings.alerts.quiet) == (21600.0, None)
     good = '[alerts]\nemail = ["Ops@example.org", "ann@example.org"]\nafter = "2h"\nquiet = "14d"\n'
     settings = config.load(write(tmp_path, feed + good))
+    checked = CliRunner().invoke(app, ["check", "--config", str(write(tmp_path, feed + good))])
+    assert checked.exit_code == 0, checked.output
+    summary = "  alerts       to Ops@example.org, ann@example.org: failing for 2h, quiet for 14d"
+    assert summary in checked.output
     assert settings.alerts.email == ("Ops@example.org", "ann@example.org")
     assert (settings.alerts.after, settings.alerts.quiet) == (7200.0, 14 * 86400.0)
     bad = (

@@ -9,7 +9,7 @@ it again (with whatever else is new), so an SMTP outage loses nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -60,24 +60,15 @@ def claim(
     until: datetime,
 ) -> int:
     """Insert the ``fresh`` alerts (key, kind, feed_url, feed_title, detail, since, until,
-    last_success) for
-    ``recipient``, claimed by ``owner``; those another process inserted first are left to it.
-    Returns how many were inserted."""
+    last_success) for ``recipient``, claimed by ``owner``; those another process inserted first
+    are left to it. Returns how many were inserted."""
+    claimed = {"state": "pending", "attempts": 0, "claimed_by": owner, "claimed_until": until}
     inserted = 0
     for values in fresh:
+        row = {"recipient": recipient, "created_at": now, **claimed, **values}
         try:
             with engine.begin() as conn:  # one at a time: a duplicate fails only its own insert
-                conn.execute(
-                    alerts.insert().values(
-                        recipient=recipient,
-                        state="pending",
-                        attempts=0,
-                        claimed_by=owner,
-                        claimed_until=until,
-                        created_at=now,
-                        **values,
-                    )
-                )
+                conn.execute(alerts.insert().values(row))
             inserted += 1
         except IntegrityError:
             continue
@@ -162,21 +153,7 @@ def _finish(engine: Engine, ids: Sequence[int], owner: str, **values: Any) -> No
 
 
 def _row(row: Any) -> AlertRow:
-    return AlertRow(
-        id=row.id,
-        recipient=row.recipient,
-        key=row.key,
-        kind=row.kind,
-        feed_url=row.feed_url,
-        feed_title=row.feed_title,
-        detail=row.detail,
-        since=row.since,
-        until=row.until,
-        last_success=row.last_success,
-        state=row.state,
-        attempts=row.attempts,
-        message_id=row.message_id,
-        last_error=row.last_error,
-        created_at=row.created_at,
-        sent_at=row.sent_at,
-    )
+    return AlertRow(**{name: row._mapping[name] for name in _FIELDS})
+
+
+_FIELDS = tuple(field.name for field in fields(AlertRow))
