@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from broadsheet.app import App
+from digests.alert_deliver import AlertReport, Outbox, conditions
+from digests.alert_deliver import run as run_alerts
+from digests.alerts import Problem, problems
 from digests.archive import restored
 from digests.deliver import Log, deliver_due
 from digests.deliver import preview as preview_digest
@@ -45,17 +48,21 @@ from ingest.store.database import failures
 from ingest.store.editions import EditionRow
 
 __all__ = [
+    "AlertReport",
     "EditionRow",
     "Explanation",
     "PreferenceError",
+    "Problem",
     "SubscriberView",
     "UnknownSubscriber",
     "admin_tags",
+    "alerts",
     "archive",
     "deliver",
     "edition",
     "effective_subscribers",
     "explain",
+    "failing",
     "find",
     "links",
     "preview",
@@ -273,6 +280,26 @@ def deliver(
         dry_run=dry_run,
         log=log,
     )
+
+
+def alerts(
+    app: App, *, dry_run: bool = False, now: datetime | None = None, owner: str | None = None
+) -> AlertReport:
+    """Mail [alerts] email the alerts due about failing and quiet feeds (``dry_run``: only say which).
+
+    Each alert goes to each address once; a failed send is retried by the next run. Without
+    [alerts] email nothing is decided or sent.
+    """
+    settings = app.settings
+    outbox = Outbox(settings.alerts, settings.smtp, settings.digests)
+    return run_alerts(
+        app.engine, outbox, owner=owner or worker_name(), now=_now(now), dry_run=dry_run
+    )
+
+
+def failing(app: App, now: datetime | None = None) -> list[Problem]:
+    """The feeds failing for longer than [alerts] after, and those quiet for longer than quiet."""
+    return problems(conditions(app.engine), app.settings.alerts, _now(now))
 
 
 def links(app: App, email: str) -> Links | None:

@@ -11,7 +11,16 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from broadsheet import __version__, advice, digest_cli, feeds_cli, logs, subscribers_cli, web_cli
+from broadsheet import (
+    __version__,
+    advice,
+    alerts_cli,
+    digest_cli,
+    feeds_cli,
+    logs,
+    subscribers_cli,
+    web_cli,
+)
 from broadsheet.app import App, close_opened
 from broadsheet.health import judge
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
@@ -83,6 +92,14 @@ def check(config: ConfigOption = None) -> None:
         if smtp.dkim_domain:
             _print_dkim(smtp)
     out.print(f"  markdown to  {settings.digests.output_dir}", markup=False)
+    alerts = settings.alerts
+    if alerts.enabled:
+        quiet = f"quiet for {format_duration(alerts.quiet)}" if alerts.quiet else "quiet: off"
+        out.print(
+            f"  alerts       to {', '.join(alerts.email)}: failing for "
+            f"{format_duration(alerts.after)}, {quiet}",
+            markup=False,
+        )
     if settings.web.enabled:
         out.print(
             f"  web          one-click unsubscribe: on ({settings.web.base_url})", markup=False
@@ -169,6 +186,7 @@ app.add_typer(subscribers_cli.app, name="subscribers")
 app.command("digest")(digest_cli.digest)
 app.command("preview")(digest_cli.preview)
 app.command("web")(web_cli.web)
+app.command("alerts")(alerts_cli.alerts)
 
 
 @app.command("run")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from broadsheet import USER_AGENT, smtp_table, subscriber_table
+from broadsheet import USER_AGENT, alert_table, smtp_table, subscriber_table
 from broadsheet.checks import (
     Checker,
     address,
@@ -26,7 +26,13 @@ from broadsheet.checks import (
     size,
 )
 from broadsheet.checks import weight as feed_weight
-from digests.settings import DigestSettings, SmtpSettings, Subscriber, WebSettings
+from digests.settings import (
+    AlertSettings,
+    DigestSettings,
+    SmtpSettings,
+    Subscriber,
+    WebSettings,
+)
 from ingest.errors import ConfigError
 from ingest.models import FeedSpec, PollSettings
 from ingest.redact import mask_url
@@ -59,6 +65,7 @@ class Settings:
     subscribers: tuple[Subscriber, ...] = ()
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @property
     def base(self) -> Path:
@@ -117,7 +124,9 @@ def parse(raw: dict[str, Any], file: Path) -> Settings:
     """Validate an already-decoded config; ``file`` names it in messages and anchors paths."""
     check = Checker(file)
     check.keys(
-        raw, "", {"storage", "poll", "feeds", "smtp", "digests", "subscribers", "worker", "web"}
+        raw,
+        "",
+        {"storage", "poll", "feeds", "smtp", "digests", "subscribers", "worker", "web", "alerts"},
     )
     base = file.resolve().parent
     storage = check.table(raw, "storage", {"url"})
@@ -129,9 +138,10 @@ def parse(raw: dict[str, Any], file: Path) -> Settings:
     subscribers = tuple(subscriber_table.subscribers(check, raw.get("subscribers", [])))
     worker = _worker(check, check.table(raw, "worker", _WORKER_KEYS))
     web = _web(check, check.table(raw, "web", _WEB_KEYS))
+    alerts = alert_table.alerts(check, check.table(raw, "alerts", alert_table.KEYS))
     if check.problems:
         raise ConfigError(check.problems)
-    return Settings(file, storage_url, poll, feeds, smtp, digests, subscribers, worker, web)
+    return Settings(file, storage_url, poll, feeds, smtp, digests, subscribers, worker, web, alerts)
 
 
 def _storage_url(check: Checker, url: Any, base: Path) -> str:

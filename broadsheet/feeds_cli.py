@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,10 +10,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from broadsheet import USER_AGENT, config_edit
+from broadsheet import USER_AGENT, api, config_edit
 from broadsheet.app import App
 from broadsheet.config import locate
 from broadsheet.output import ConfigOption, err, out, run_or_exit, to_json
+from broadsheet.units import format_duration
 from ingest import discover, opml
 from ingest.errors import BroadsheetError
 from ingest.models import PollSettings
@@ -28,11 +29,20 @@ def feeds(
     ctx: typer.Context,
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+    failing: Annotated[
+        bool,
+        typer.Option(
+            "--failing", help="Only the feeds failing longer than [alerts] after, or quiet."
+        ),
+    ] = False,
 ) -> None:
     """A health table of every configured feed: entries, last success, last error, next poll."""
     if ctx.invoked_subcommand is not None:
         return
     application = run_or_exit(lambda: App.open(config))
+    if failing:
+        troubled(application, as_json=as_json)
+        return
     rows = mask_data(run_or_exit(lambda: stored_feeds.health(application.engine)))
     if as_json:
         out.print(to_json(rows), markup=False)
@@ -54,8 +64,41 @@ def feeds(
             _next_poll(row, now),
         )
     out.print(table)
-    failing = sum(1 for row in rows if row["last_error"])
-    out.print(f"{len(rows)} {'feed' if len(rows) == 1 else 'feeds'}, {failing} with errors.")
+    errors = sum(1 for row in rows if row["last_error"])
+    out.print(f"{len(rows)} {'feed' if len(rows) == 1 else 'feeds'}, {errors} with errors.")
+
+
+def troubled(application: App, *, as_json: bool) -> None:
+    """The feeds failing longer than [alerts] after, and those quiet longer than [alerts] quiet."""
+    now = datetime.now(UTC)
+    problems = run_or_exit(lambda: api.failing(application, now))
+    if as_json:
+        out.print(to_json([asdict(problem) for problem in problems]), markup=False)
+        return
+    settings = application.settings.alerts
+    table = Table(show_lines=False, expand=True)
+    for column in ("title", "url", "problem", "since", "last success"):
+        table.add_column(column, overflow="fold")
+    for problem in problems:
+        detail = f": {problem.detail}" if problem.detail else ""
+        table.add_row(
+            problem.title,
+            problem.url,
+            f"{problem.reason}{detail}",
+            f"{problem.since:%Y-%m-%d %H:%M} UTC ({ago(problem.since, now)})",
+            ago(problem.last_success, now),
+            style="red" if problem.reason == "failing" else "yellow",
+        )
+    if problems:
+        out.print(table)
+    count = sum(1 for problem in problems if problem.reason == "failing")
+    line = f"{count} failing for longer than {format_duration(settings.after)} ([alerts] after)"
+    if settings.quiet is None:
+        line += "; quiet feeds are not looked for ([alerts] quiet is not set)"
+    else:
+        quiet = len(problems) - count
+        line += f", {quiet} quiet for longer than {format_duration(settings.quiet)}"
+    out.print(f"{line}.", markup=False)
 
 
 def _entries(row: dict[str, Any]) -> str:

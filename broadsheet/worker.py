@@ -2,7 +2,8 @@
 
 Jobs (APScheduler 3, coalesced, one instance each):
 - ``poll``: every ``[worker].poll_every``, a poll round over the feeds due by their own
-  next-poll times, then a retry of any failed digest whose backoff has passed;
+  next-poll times, then the alerts due about failing and quiet feeds (with ``[alerts] email``),
+  then a retry of any failed digest whose backoff has passed;
 - ``digest:<email>``: at each subscriber's schedule in their time zone (their own choice, else
   the config's; re-read after each poll round).
 On start the first poll round runs at once and every subscriber's digest is checked right after
@@ -160,6 +161,7 @@ class Worker:
             log.warning("feed %s: %s", failure["url"], failure["error"])
         if report.offline:
             log.warning(OFFLINE)
+        self.alerts_job()
         self._schedule_digests()  # a subscriber may have chosen another schedule meanwhile
         self.digest_job()
 
@@ -169,6 +171,20 @@ class Worker:
             failed(self.app.engine, self.name, self.started, error)
         except BroadsheetError as unrecorded:
             log.warning("the failed round could not be recorded either: %s", unrecorded)
+
+    def alerts_job(self) -> None:
+        """Mail [alerts] email about feeds failing or quiet (only when it is set)."""
+        if self.stopping.is_set() or not self.app.settings.alerts.enabled:
+            return
+        try:
+            report = api.alerts(self.app, owner=self.name)
+        except BroadsheetError as error:
+            log.error("alerts run failed: %s", error)
+            return
+        if report.alerts:
+            log.info("alerts: %s", report.summary())
+        for failure in report.errors:
+            log.warning("alerts to %s not sent: %s", failure["recipient"], failure["error"])
 
     def digest_job(self, key: str | None = None) -> None:
         """Deliver the digests that are due (one subscriber's, or everyone's)."""

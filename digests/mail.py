@@ -75,7 +75,8 @@ ONE_CLICK = "List-Unsubscribe=One-Click"  # List-Unsubscribe-Post (RFC 8058)
 
 
 def build(letter: Letter, smtp: SmtpSettings) -> EmailMessage:
-    """A multipart/alternative message (plain text first, then HTML) with list headers.
+    """A multipart/alternative message (plain text first, then HTML) with list headers
+    (none when ``list_id`` and ``unsubscribe`` are empty).
 
     With an http(s) unsubscribe link the message offers one-click unsubscribing (RFC 8058):
     ``List-Unsubscribe-Post`` tells the mail client to POST ``List-Unsubscribe=One-Click`` there.
@@ -89,14 +90,17 @@ def build(letter: Letter, smtp: SmtpSettings) -> EmailMessage:
     message["Subject"] = letter.subject
     message["Date"] = format_datetime(letter.date)
     message["Message-ID"] = letter.message_id
-    message["List-Id"] = f"<{letter.list_id}>"
-    # Set as written: folded by the email package, a long URL would become an RFC 2047
-    # encoded word, which no client reads as a URL. One URI per line.
-    message.set_raw("List-Unsubscribe", ",\n ".join(f"<{uri}>" for uri in letter.unsubscribe))
+    if letter.list_id:  # none on a message to the admin (alerts): it is no list's
+        message["List-Id"] = f"<{letter.list_id}>"
+    if letter.unsubscribe:
+        # Set as written: folded by the email package, a long URL would become an RFC 2047
+        # encoded word, which no client reads as a URL. One URI per line.
+        message.set_raw("List-Unsubscribe", ",\n ".join(f"<{uri}>" for uri in letter.unsubscribe))
     if any(uri.startswith(("https:", "http:")) for uri in letter.unsubscribe):
         message["List-Unsubscribe-Post"] = ONE_CLICK
     message["Auto-Submitted"] = "auto-generated"
-    message["Precedence"] = "list"
+    if letter.list_id:
+        message["Precedence"] = "list"
     message.set_content(letter.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(letter.html, subtype="html", charset="utf-8", cte="quoted-printable")
     return message

@@ -104,3 +104,17 @@ class Subscriber:
     def key(self) -> str:
         """The ledger's name for this subscriber (the address, lower-cased)."""
         return self.email.lower()
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """The ``[alerts]`` table: who hears about failing and quiet feeds, and when."""
+
+    email: tuple[str, ...] = ()  # bare addresses; none: no alerts are sent
+    after: float = 21600.0  # "6h": a feed failing longer than this is reported
+    quiet: float | None = None  # a feed with nothing new for this long is reported; None: off
+
+    @property
+    def enabled(self) -> bool:
+        """Whether alerts are mailed at all."""
+        return bool(self.email)

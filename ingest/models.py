@@ -128,6 +128,7 @@ class FeedState:
     next_poll: datetime | None = None
     disabled_reason: str | None = None
     declared_interval: float | None = None  # the feed's own minimum interval, last time it said
+    failing_since: datetime | None = None  # when the failures in a row began (None: working)
 
 
 @dataclass(frozen=True)

@@ -245,6 +245,7 @@ class _Round:
             "last_success_at": now,
             "last_error": None,
             "consecutive_failures": 0,
+            "failing_since": None,
             "next_poll_at": decision.next_poll,
             "etag": fetched.validators.etag,
             "last_modified": fetched.validators.last_modified,
@@ -328,6 +329,7 @@ class _Round:
             "last_error": message,
             "last_error_at": now,
             "consecutive_failures": decision.consecutive_failures,
+            "failing_since": feed.failing_since or now,
             "next_poll_at": decision.next_poll,
         }
         if isinstance(error, FeedGone):

@@ -33,6 +33,7 @@ COMMANDS = {
     "subscribers unsubscribe": ["ann@example.org"],
     "subscribers resubscribe": ["ann@example.org"],
     "web": [],
+    "alerts": [],
 }
 
 

@@ -142,3 +142,29 @@ def test_units() -> None:
     assert format_duration(3600) == "1h"
     with pytest.raises(ValueError, match="duration"):
         parse_duration("ten minutes")
+
+
+def test_alerts_are_off_by_default_and_checked_when_set(tmp_path: Path) -> None:
+    feed = '[[feeds]]\nurl = "https://example.org/feed"\n'
+    settings = config.load(write(tmp_path, feed))
+    assert settings.alerts.email == () and not settings.alerts.enabled
+    assert (settings.alerts.after, settings.alerts.quiet) == (21600.0, None)
+    good = '[alerts]\nemail = ["Ops@example.org", "ann@example.org"]\nafter = "2h"\nquiet = "14d"\n'
+    settings = config.load(write(tmp_path, feed + good))
+    checked = CliRunner().invoke(app, ["check", "--config", str(write(tmp_path, feed + good))])
+    assert checked.exit_code == 0, checked.output
+    summary = "  alerts       to Ops@example.org, ann@example.org: failing for 2h, quiet for 14d"
+    assert summary in checked.output
+    assert settings.alerts.email == ("Ops@example.org", "ann@example.org")
+    assert (settings.alerts.after, settings.alerts.quiet) == (7200.0, 14 * 86400.0)
+    bad = (
+        '[alerts]\nemail = ["ops@example.org", "nobody", "OPS@example.org"]\nafter = "10s"\n'
+        'quiet = "soon"\nwhen = "now"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, feed + bad))
+    text = "\n".join(caught.value.problems)
+    assert "alerts.email[1]: expected an address like \"ann@example.org\", got 'nobody'" in text
+    assert "alerts.email[2]: OPS@example.org is listed twice" in text
+    assert "alerts.after: expected \"1m\" or longer, got '10s'" in text
+    assert "alerts.quiet: " in text and "alerts.when: unknown key (a typo?)" in text

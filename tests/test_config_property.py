@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ from sqlalchemy import Engine
 
 from broadsheet import config
 from digests import mail
+from digests.alert_deliver import conditions
+from digests.alert_render import render
+from digests.alerts import due
 from digests.deliver import Delivery, compose, deliver_due, due_windows, message_id
 from digests.render import render_html, render_markdown, render_text, subject
 from ingest.errors import ConfigError, DeliveryError
@@ -225,12 +229,18 @@ SUBSCRIBER = st.fixed_dictionaries(
         "order": text_key("ranked", "by_tag"),
     },
 )
+ALERTS = table(
+    email=key(st.lists(EMAIL, max_size=3)) | EMAIL,
+    after=DURATION,
+    quiet=DURATION,
+)
 CONFIG = st.fixed_dictionaries(
     {"subscribers": key(st.lists(key(SUBSCRIBER), min_size=1, max_size=3, unique_by=_email))},
     optional={
         "poll": key(POLL),
         "feeds": key(st.lists(key(FEED), max_size=3, unique_by=_url)),
         "smtp": key(SMTP),
+        "alerts": key(ALERTS),
         "digests": key(DIGESTS),
         "worker": key(
             table(
@@ -300,7 +310,8 @@ def accepted(raw: dict[str, Any], folder: Path) -> config.Settings | None:
 
 
 def run_digests(settings: config.Settings, engine: Engine) -> None:
-    """The dry run, the previews and the email of every subscriber, as the commands do them."""
+    """The dry run, the previews and the email of every subscriber, as the commands do them;
+    then the alerts, as if every feed had failed for a year."""
     weights = {feed.url: feed.weight for feed in settings.feeds}
     delivery = Delivery(settings.smtp, settings.digests, weights=weights)
     deliver_due(
@@ -337,6 +348,15 @@ def run_digests(settings: config.Settings, engine: Engine) -> None:
         for name in ("From", "To", "Subject", "List-Id", "List-Unsubscribe", "Reply-To"):
             for value in message.get_all(name, []):
                 assert "\n" not in str(value) and "\r" not in str(value), (name, value)
+    feeds = [
+        replace(feed, failing_since=NOW - timedelta(days=365), error="HTTP 500")
+        for feed in conditions(engine)
+    ]
+    for alerts in due(feeds, [], settings.alerts, NOW).values():
+        try:
+            render(alerts, NOW, settings.digests)
+        except DeliveryError:
+            continue  # a broken custom template: the run reports it, the alerts wait
 
 
 @pytest.mark.timeout(600)

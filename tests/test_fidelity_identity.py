@@ -349,7 +349,14 @@ def test_feedparser_base_cases_resolve_as_the_document_says(case: Path) -> None:
 
 
 # Columns added after schema 0002, which the release store does not have.
-ADDED_SINCE = {"identity_rule", "replaced", "declared_interval", "image_width", "backlog"}
+ADDED_SINCE = {
+    "identity_rule",
+    "replaced",
+    "declared_interval",
+    "image_width",
+    "backlog",
+    "failing_since",
+}
 
 
 def run_json(path: Path, *args: str) -> Any:

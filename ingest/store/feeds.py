@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, text, update
@@ -196,6 +196,7 @@ def reset(engine: Engine, feed_id: int, now: datetime) -> None:
                 disabled_reason=None,
                 consecutive_failures=0,
                 last_error=None,
+                failing_since=None,
                 next_poll_at=now,
                 lease_owner=None,
                 lease_until=None,
@@ -210,6 +211,7 @@ def health(engine: Engine) -> list[dict[str, Any]]:
             entries.c.feed_id,
             func.count().label("n"),
             func.sum(case((entries.c.backlog, 1), else_=0)).label("backlog"),
+            func.max(entries.c.first_seen_at).label("newest"),
         )
         .group_by(entries.c.feed_id)
         .subquery()
@@ -219,6 +221,7 @@ def health(engine: Engine) -> list[dict[str, Any]]:
             feeds,
             func.coalesce(counts.c.n, 0).label("entries"),
             func.coalesce(counts.c.backlog, 0).label("backlog"),
+            counts.c.newest,
         )
         .outerjoin(counts, counts.c.feed_id == feeds.c.id)
         .where(feeds.c.in_config)
@@ -240,6 +243,10 @@ def health(engine: Engine) -> list[dict[str, Any]]:
             "last_error": row.last_error,
             "last_error_at": row.last_error_at,
             "consecutive_failures": row.consecutive_failures,
+            "failing_since": row.failing_since,
+            "last_fetch": row.last_fetch_at,
+            "newest_entry": _aware(row.newest),  # when its newest entry was first seen
+            "created_at": row.created_at,
             "next_poll": row.next_poll_at,
             "declared_interval": row.declared_interval,
             "warning": row.warning,
@@ -267,4 +274,14 @@ def _state(row: Any) -> FeedState:
         next_poll=row.next_poll_at,
         disabled_reason=row.disabled_reason,
         declared_interval=row.declared_interval,
+        failing_since=row.failing_since,
     )
+
+
+def _aware(value: Any) -> datetime | None:
+    """An aggregate's datetime (SQLite hands it back as text, without the column type's care)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

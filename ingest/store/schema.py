@@ -70,6 +70,8 @@ feeds = Table(
     Column("last_error", Text),
     Column("last_error_at", UTCDateTime),
     Column("consecutive_failures", Integer, nullable=False, default=0),
+    # When the failures in a row began (NULL while the feed works): what alerts measure.
+    Column("failing_since", UTCDateTime),
     Column("next_poll_at", UTCDateTime),
     Column("warning", Text),
     Column("duplicates", Integer, nullable=False, default=0),
@@ -210,3 +212,31 @@ workers = Table(
     Column("last_error", Text),  # why the last failed round failed
     Column("last_failed_at", UTCDateTime),
 )
+
+# The alerts ledger: one row per (recipient, alert), inserted (claimed) before the message that
+# carries it is sent, so that two processes or a retry never announce the same thing twice.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("recipient", Text, nullable=False),  # lower-cased address
+    Column("key", Text, nullable=False),  # what is announced: kind, feed, spell (digests/alerts.py)
+    Column("kind", String(16), nullable=False),  # failing | recovered | quiet | active
+    Column("feed_url", Text, nullable=False),  # the feed's config URL
+    Column("feed_title", Text, nullable=False),
+    Column("detail", Text, nullable=False, default=""),  # the error as it was first seen
+    Column("since", UTCDateTime, nullable=False),  # when the spell began
+    Column("until", UTCDateTime),  # when it ended (recovered, active again)
+    Column("last_success", UTCDateTime),  # the feed's, when the alert was decided
+    Column("state", String(16), nullable=False),  # pending | sent | failed | abandoned
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("message_id", Text),
+    Column("last_error", Text),
+    Column("next_attempt_at", UTCDateTime),
+    Column("claimed_by", String(120)),
+    Column("claimed_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("recipient", "key", name="uq_alerts_recipient_key"),
+)
+Index("ix_alerts_feed", alerts.c.feed_url)
