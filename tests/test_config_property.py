@@ -158,6 +158,8 @@ POLL = table(
     read_timeout=DURATION,
     timeout=DURATION,
     max_bytes=SIZE,
+    max_article_bytes=SIZE,
+    article_timeout=DURATION,
     max_redirects=key(st.integers(0, 20)),
     user_agent=text_key("Broadsheet/1.0 (+https://example.org)"),
     max_backoff=DURATION,
@@ -172,6 +174,7 @@ FEED = st.fixed_dictionaries(
         "tags": key(st.lists(text_key("world", "local", "Tech"), max_size=3)),
         "interval": DURATION,
         "enabled": key(st.booleans()),
+        "full_text": key(st.booleans()),
     },
 )
 SMTP_KEYS = {
