@@ -23,6 +23,7 @@ _SUBSCRIBER_KEYS = {
     "max_items",
     "include",
     "exclude",
+    "full_text",
 }
 
 
@@ -85,6 +86,7 @@ def _subscriber(check: Checker, item: dict[str, Any], where: str, email: str) ->
         max_items=check.positive(item, "max_items", where, 100, 10_000),
         include=_rules(check, item, where, "include"),
         exclude=_rules(check, item, where, "exclude"),
+        full_text=check.typed(item, "full_text", where, bool, False),
     )
 
 

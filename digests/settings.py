@@ -92,6 +92,7 @@ class Subscriber:
     max_items: int = 100
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    full_text: bool = False  # Markdown digests carry the whole article when it was read in full
     # Why this subscriber gets nothing now ("unsubscribed ...", "paused until ..."); '' to send.
     hold: str = ""
     # The random id the store gave this subscriber, which their signed links carry ('' unknown).

@@ -72,6 +72,13 @@ def not_html(headers: Mapping[str, str], pending: PendingArticle) -> ArticleOutc
     return None
 
 
+def without_headline(text: str, title: str) -> str:
+    """The article's text without its first paragraph when that is the entry's own title."""
+    first, _, rest = text.partition("\n\n")
+    same = " ".join(first.split()).casefold() == " ".join(title.split()).casefold()
+    return rest if same and rest else text
+
+
 def lead_excerpt(feed_excerpt: str, full_text: str, length: int) -> str:
     """The excerpt to show: the feed's own, unless the article's opening says more."""
     if not full_text:

@@ -222,6 +222,7 @@ SUBSCRIBER = st.fixed_dictionaries(
         "max_items": key(st.integers(1, 10**9)),
         "include": key(RULES),
         "exclude": key(RULES),
+        "full_text": key(st.booleans()),
     },
 )
 CONFIG = st.fixed_dictionaries(
