@@ -353,7 +353,13 @@ def test_feedparser_base_cases_resolve_as_the_document_says(case: Path) -> None:
 
 # Columns added after schema 0002, which the release store does not have.
 ADDED_SINCE = {"identity_rule", "replaced", "declared_interval", "image_width", "backlog"}
-ADDED_SINCE |= {"full_text", "full_text_html", "full_text_status", "full_text_at", "full_text_tries"}
+ADDED_SINCE |= {
+    "full_text",
+    "full_text_html",
+    "full_text_status",
+    "full_text_at",
+    "full_text_tries",
+}
 
 
 def run_json(path: Path, *args: str) -> Any:
