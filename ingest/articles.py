@@ -20,8 +20,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
-
 from ingest import full_text
 from ingest.errors import FetchError, ParseError
 from ingest.fetch import Fetcher
@@ -32,7 +30,8 @@ from ingest.store import full_text as stored_articles
 
 PER_FEED = 20
 log = logging.getLogger(__name__)
-Store = Callable[..., Awaitable[Any]]  # runs a store function on the round's writer thread
+# Runs a store function with the round's engine, on its writer thread: store(function, *args).
+Store = Callable[..., Awaitable[Any]]
 
 
 class Articles:
@@ -40,7 +39,6 @@ class Articles:
 
     def __init__(
         self,
-        engine: Engine,
         settings: PollSettings,
         fetcher: Fetcher,
         parser: ParsingPool,
@@ -48,7 +46,6 @@ class Articles:
         clock: Callable[[], datetime],
         report: RoundReport,
     ) -> None:
-        self.engine = engine
         self.fetcher = fetcher
         self.parser = parser
         self.store = store
@@ -59,7 +56,7 @@ class Articles:
 
     async def start(self, feed: FeedState) -> None:
         """Start on the articles this feed's entries wait for, without waiting for them."""
-        waiting = await self.store(stored_articles.pending, self.engine, feed.id, PER_FEED)
+        waiting = await self.store(stored_articles.pending, feed.id, PER_FEED)
         self._tasks += [asyncio.ensure_future(self._one(article)) for article in waiting]
 
     async def finish(self, stop: threading.Event) -> None:
@@ -84,7 +81,7 @@ class Articles:
     async def _one(self, article: PendingArticle) -> None:
         async with self._slots:
             outcome = await self._try(article)
-        if await self.store(stored_articles.record, self.engine, article, outcome, self.clock()):
+        if await self.store(stored_articles.record, article, outcome, self.clock()):
             self._count(outcome)
 
     async def _try(self, article: PendingArticle) -> ArticleOutcome:

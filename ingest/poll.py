@@ -121,13 +121,7 @@ class _Round:
         try:
             async with Fetcher(self.settings) as fetcher:
                 self.articles = Articles(
-                    self.engine,
-                    self.settings,
-                    fetcher,
-                    parser,
-                    self._store,
-                    self.clock,
-                    self.report,
+                    self.settings, fetcher, parser, self._with_engine, self.clock, self.report
                 )
                 try:
                     await self._feeds(fetcher, parser, started, everything, batch_size)
@@ -182,6 +176,10 @@ class _Round:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)  # none outlives the Fetcher
             raise
+
+    async def _with_engine(self, function: Callable[..., Any], *args: Any) -> Any:
+        """``function(engine, *args)`` on the writer thread: a store function of the round's."""
+        return await self._store(function, self.engine, *args)
 
     async def _store(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
