@@ -17,14 +17,11 @@ Standard library only, run apart from the client so that its CPU is not counted 
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import sys
-import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from _feeds import WORDS, _paragraph, _title
@@ -117,11 +114,6 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-
-
 def main() -> None:
     """Start one server per loopback address, print their base URLs, serve until stdin closes."""
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -130,13 +122,9 @@ def main() -> None:
     options.add_argument("--page-kb", type=int, default=120)
     args = options.parse_args()
     Handler.entries, Handler.kb = args.entries, args.page_kb
-    bases = []
-    for k in range(1, args.hosts + 1):
-        server = _Server((f"127.0.0.{k}", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        bases.append(f"http://127.0.0.{k}:{server.server_address[1]}")
-    print(json.dumps({"bases": bases}), flush=True)
-    sys.stdin.read()
+    from _server import serve_on_loopback  # here: it puts bench/ first on the import path
+
+    serve_on_loopback(Handler, args.hosts)
 
 
 if __name__ == "__main__":

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from _article_server import article_page
-from _measure import Run, measure, wait_idle
+from _measure import Run, measure, server_process, wait_idle
 
 from ingest.extract import extract_article
 from ingest.models import FeedSpec, PollSettings
@@ -60,18 +56,14 @@ def extraction_alone(args: argparse.Namespace) -> tuple[float, float, float]:
     return best, sum(map(len, pages)) / len(pages) / 1e6, words
 
 
-@contextmanager
-def server(args: argparse.Namespace) -> Iterator[tuple[list[str], int]]:
+def server(args: argparse.Namespace) -> AbstractContextManager[tuple[list[str], int]]:
     """bench/_article_server.py in its own process: its base URLs and its pid."""
-    command = [sys.executable, str(HERE / "_article_server.py"), f"--entries={args.entries}"]
-    command += [f"--hosts={args.hosts}", f"--page-kb={args.page_kb}"]
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert process.stdin is not None and process.stdout is not None
-    try:
-        yield json.loads(process.stdout.readline())["bases"], process.pid
-    finally:
-        process.stdin.close()
-        process.wait(timeout=10)
+    return server_process(
+        "_article_server.py",
+        f"--entries={args.entries}",
+        f"--hosts={args.hosts}",
+        f"--page-kb={args.page_kb}",
+    )
 
 
 def one_round(
