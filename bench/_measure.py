@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,11 +95,19 @@ def wait_idle(exclude: set[int], timeout: float = 30.0) -> None:
         before = now
 
 
-@contextmanager
-def feed_server(feeds: int, entries: int, hosts: int) -> Iterator[tuple[list[str], int]]:
+def feed_server(
+    feeds: int, entries: int, hosts: int
+) -> AbstractContextManager[tuple[list[str], int]]:
     """bench/_server.py in its own process: its base URLs and its pid."""
-    command = [sys.executable, str(HERE / "_server.py"), f"--feeds={feeds}"]
-    command += [f"--entries={entries}", f"--hosts={hosts}"]
+    return server_process(
+        "_server.py", f"--feeds={feeds}", f"--entries={entries}", f"--hosts={hosts}"
+    )
+
+
+@contextmanager
+def server_process(script: str, *args: str) -> Iterator[tuple[list[str], int]]:
+    """A benchmark server (a script in bench/) in its own process: its base URLs and its pid."""
+    command = [sys.executable, str(HERE / script), *args]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert process.stdin is not None and process.stdout is not None
     try:

@@ -107,9 +107,14 @@ def main() -> None:
     options.add_argument("--hosts", type=int, default=8)
     args = options.parse_args()
     Handler.feeds = Feeds(args.feeds, args.entries)
+    serve_on_loopback(Handler, args.hosts)
+
+
+def serve_on_loopback(handler: type[BaseHTTPRequestHandler], hosts: int) -> None:
+    """Serve ``handler`` on 127.0.0.1 .. 127.0.0.<hosts>, print the bases, wait for stdin to close."""
     bases = []
-    for k in range(1, args.hosts + 1):
-        server = _Server((f"127.0.0.{k}", 0), Handler)
+    for k in range(1, hosts + 1):
+        server = _Server((f"127.0.0.{k}", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         bases.append(f"http://127.0.0.{k}:{server.server_address[1]}")
     print(json.dumps({"bases": bases}), flush=True)

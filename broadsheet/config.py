@@ -176,6 +176,8 @@ _POLL_KEYS = {
     "read_timeout",
     "timeout",
     "max_bytes",
+    "max_article_bytes",
+    "article_timeout",
     "max_redirects",
     "user_agent",
     "max_backoff",
@@ -201,6 +203,7 @@ def _poll(check: Checker, table: dict[str, Any]) -> PollSettings:
             "max_backoff",
             "max_cache_interval",
             "lease",
+            "article_timeout",
         )
     }
     workers = check.typed(table, "workers", "poll", int, d.workers)
@@ -214,6 +217,9 @@ def _poll(check: Checker, table: dict[str, Any]) -> PollSettings:
         concurrency=check.positive(table, "concurrency", "poll", d.concurrency, 1000),
         per_host=check.positive(table, "per_host", "poll", d.per_host, 100),
         max_bytes=check.converted(table, "max_bytes", "poll", size, d.max_bytes),
+        max_article_bytes=check.converted(
+            table, "max_article_bytes", "poll", size, d.max_article_bytes
+        ),
         max_redirects=redirects,
         user_agent=check.typed(table, "user_agent", "poll", str, "") or USER_AGENT,
         workers=workers,
@@ -226,7 +232,9 @@ def _feeds(check: Checker, raw: Any) -> list[FeedSpec]:
     feeds: list[FeedSpec] = []
     seen: dict[str, str] = {}
     for where, item in check.array(raw, "feeds"):
-        check.keys(item, where, {"url", "title", "tags", "interval", "enabled", "weight"})
+        check.keys(
+            item, where, {"url", "title", "tags", "interval", "enabled", "weight", "full_text"}
+        )
         url = None
         if "url" not in item:
             check.fail(where, 'missing key "url" (the feed\'s address)')
@@ -238,6 +246,7 @@ def _feeds(check: Checker, raw: Any) -> list[FeedSpec]:
         tags = check.strings(item, "tags", where)
         interval = check.converted(item, "interval", where, duration, None)
         enabled = check.typed(item, "enabled", where, bool, True)
+        full_text = check.typed(item, "full_text", where, bool, False)
         weight = check.converted(item, "weight", where, feed_weight, 1.0)
         if url is not None:
             seen[url] = where
@@ -249,6 +258,7 @@ def _feeds(check: Checker, raw: Any) -> list[FeedSpec]:
                     interval=interval,
                     enabled=enabled,
                     weight=weight,
+                    full_text=full_text,
                 )
             )
     return feeds

@@ -48,21 +48,18 @@ def feeds(
         out.print(to_json(rows), markup=False)
         return
     table = Table(show_lines=False, expand=True)
-    for column in ("title", "url", "tags", "entries", "last success", "last error", "next poll"):
-        table.add_column(
-            column, overflow="fold", justify="right" if column == "entries" else "left"
-        )
+    columns = ["title", "url", "tags", "entries", "last success", "last error", "next poll"]
+    full = any(row["full_text"] for row in rows)  # the column shows when a feed is read in full
+    if full:
+        columns.insert(4, "full text")
+    for column in columns:
+        table.add_column(column, overflow="fold", justify="right" if column in RIGHT else "left")
     now = datetime.now(UTC)
     for row in rows:
-        table.add_row(
-            row["title"] or "",
-            row["url"],
-            ", ".join(row["tags"]),
-            _entries(row),
-            ago(row["last_success"], now),
-            _problem(row),
-            _next_poll(row, now),
-        )
+        cells = [row["title"] or "", row["url"], ", ".join(row["tags"]), _entries(row)]
+        cells += [_full_text(row)] if full else []
+        cells += [ago(row["last_success"], now), _problem(row), _next_poll(row, now)]
+        table.add_row(*cells)
     out.print(table)
     errors = sum(1 for row in rows if row["last_error"])
     out.print(f"{len(rows)} {'feed' if len(rows) == 1 else 'feeds'}, {errors} with errors.")
@@ -101,6 +98,25 @@ def troubled(application: App, *, as_json: bool) -> None:
     out.print(f"{line}.", markup=False)
 
 
+RIGHT = frozenset({"entries", "full text"})
+
+
+def _full_text(row: dict[str, Any]) -> str:
+    """Articles extracted of those tried: "7/9", and those still waiting: "7/9, 2 waiting"."""
+    if not row["full_text"] and not row["full_text_tried"]:
+        return ""
+    waiting = f", {row['full_text_pending']} waiting" if row["full_text_pending"] else ""
+    return f"{row['full_text_ok']}/{row['full_text_tried']}{waiting}"
+
+
+def _fallbacks(row: dict[str, Any]) -> str:
+    """Why articles fell back to the feed's summary: "full text fell back: 404 ×2, too large ×1"."""
+    reasons = sorted(row["full_text_fallbacks"].items(), key=lambda item: (-item[1], item[0]))
+    if not reasons:
+        return ""
+    return "full text fell back: " + ", ".join(f"{reason} ×{n}" for reason, n in reasons)
+
+
 def _entries(row: dict[str, Any]) -> str:
     """The entry count, and how many are backlog kept out of digests: "12 (9 backlog)"."""
     backlog = f" ({row['backlog']} backlog)" if row["backlog"] else ""
@@ -125,6 +141,8 @@ def _problem(row: dict[str, Any]) -> str:
             f"{row['replaced']} stored entries were overwritten by an entry with the same id "
             "but another title and link"
         )
+    if fallbacks := _fallbacks(row):
+        notes.append(fallbacks)
     return f"[yellow]{_escape('; '.join(notes))}[/]" if notes else ""
 
 

@@ -27,6 +27,7 @@ _SUBSCRIBER_KEYS = {
     "budget",
     "boost",
     "order",
+    "full_text",
 }
 
 
@@ -92,6 +93,7 @@ def _subscriber(check: Checker, item: dict[str, Any], where: str, email: str) ->
         budget=check.converted(item, "budget", where, budget, 0.0),
         boost=_rules(check, item, where, "boost"),
         order=_order(check, item, where),
+        full_text=check.typed(item, "full_text", where, bool, False),
     )
 
 

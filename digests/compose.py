@@ -23,6 +23,8 @@ from digests.links import Links, links
 from digests.models import DigestEntry, Window
 from digests.settings import DigestSettings, SmtpSettings, Subscriber, WebSettings
 from ingest.errors import BroadsheetError, DeliveryError, StoreError
+from ingest.full_text import lead_excerpt, without_headline
+from ingest.normalize import EXCERPT_LENGTH
 from ingest.store import deliveries
 from ingest.store.database import failures as store_failures
 from ingest.store.database import is_outage
@@ -139,7 +141,12 @@ def own(exc: Exception) -> DeliveryError | None:
 
 
 def entry_of(row: Any) -> DigestEntry:
-    """A stored entry row (as ``deliveries.entry_query`` reads it) as a DigestEntry."""
+    """A stored entry row (as ``deliveries.entry_query`` reads it) as a DigestEntry.
+
+    An entry whose article was read in full carries its text, and its excerpt is the article's
+    opening when the feed's own summary says less.
+    """
+    full_text = without_headline(row.full_text or "", row.title)
     return DigestEntry(
         id=row.id,
         feed_url=row.config_url,
@@ -152,8 +159,9 @@ def entry_of(row: Any) -> DigestEntry:
         first_seen=row.first_seen_at,
         summary_html=row.summary_html,
         content_html=row.content_html,
-        excerpt=row.excerpt,
+        excerpt=lead_excerpt(row.excerpt, full_text, EXCERPT_LENGTH),
         image=row.image,
         image_width=row.image_width,
         tags=tuple(row.tags or ()),
+        full_text=full_text,
     )

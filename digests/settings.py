@@ -95,6 +95,7 @@ class Subscriber:
     budget: float = 0.0  # reading time in seconds the stories in full may take; 0: no budget
     boost: tuple[str, ...] = ()  # words or /regex/ that lift a story (see digests/rank.py)
     order: str = "ranked"  # "ranked": best first; "by_tag": grouped by tag and feed, ranked inside
+    full_text: bool = False  # Markdown digests carry the whole article when it was read in full
     # Why this subscriber gets nothing now ("unsubscribed ...", "paused until ..."); '' to send.
     hold: str = ""
     # The random id the store gave this subscriber, which their signed links carry ('' unknown).

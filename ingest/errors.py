@@ -7,6 +7,7 @@
     │   ├── FetchError              the network or the server: timeouts, HTTP errors, limits
     │   │   ├── HostNotFound        DNS could not resolve the feed's host name
     │   │   ├── PrivateAddress      a private address, refused unless [poll] allow_private
+    │   │   ├── TooLarge            the body is over its size limit (poll.max_bytes, ...)
     │   │   └── FeedGone            HTTP 410: the feed is disabled with this reason
     │   └── ParseError              the bytes are not a feed we can read (HTML page, hostile XML, ...)
     └── DeliveryError               a digest could not be delivered (SMTP, disk); retried later
@@ -39,11 +40,14 @@ class FeedError(BroadsheetError):
 
 
 class FetchError(FeedError):
-    """Fetching a feed failed (network, HTTP status, limits)."""
+    """Fetching a feed failed (network, HTTP status, limits); ``status`` when the server answered."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status
 
 
 class HostNotFound(FetchError):
@@ -52,6 +56,10 @@ class HostNotFound(FetchError):
 
 class PrivateAddress(FetchError):
     """The feed's host resolved to a loopback, private or link-local address, which is refused."""
+
+
+class TooLarge(FetchError):
+    """The body is (or announced it is) larger than its size limit; nothing more was read."""
 
 
 class FeedGone(FetchError):

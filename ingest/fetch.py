@@ -6,6 +6,10 @@ whose message says what happened in words an admin can act on; nothing from http
 
 Bodies are read raw and decompressed here, so the size limit applies to what a body inflates to:
 a gzip bomb stops at ``max_bytes`` without ever being inflated in memory.
+
+Article pages (``fetch_article``, for feeds read in full) go through the same limits, redirects,
+address checks and per-host politeness, unconditionally, asking for HTML, under their own size
+limit and deadline (``poll.max_article_bytes``, ``poll.article_timeout``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import httpx
 from ingest.addresses import check_address, host_problem, is_ip
 from ingest.connect import CheckedBackend
 from ingest.decide import cache_lifetime
-from ingest.errors import FetchError, HostNotFound
+from ingest.errors import FetchError, HostNotFound, TooLarge
 from ingest.inflate import Decoder, size_text
 from ingest.models import Fetched, PollSettings, Validators
 from ingest.statuses import phrase, seconds, status_error
@@ -36,6 +40,7 @@ ACCEPT = (
     "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, "
     "application/json;q=0.8, */*;q=0.5"
 )
+ACCEPT_HTML = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 DEFAULT_USER_AGENT = "Broadsheet (self-hosted feed reader)"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
@@ -43,6 +48,16 @@ _KEEPALIVE_EXPIRY = 5.0
 _SHARD = 2  # connections per pool; an origin allowed more gets several pools
 _DRAIN_LIMIT = 64 * 1024
 _DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+class _Kind(NamedTuple):
+    """What is fetched: a feed or an article page, with its headers, size limit and deadline."""
+
+    headers: dict[str, str]
+    max_bytes: int
+    size_key: str  # the setting named when the body is too large
+    timeout: float
+    timeout_key: str
 
 
 class _Answer(NamedTuple):
@@ -63,7 +78,17 @@ class Fetcher:
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         agent = settings.user_agent or DEFAULT_USER_AGENT
-        self._headers = {"User-Agent": agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
+        headers = {"User-Agent": agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
+        self._feed = _Kind(
+            headers, settings.max_bytes, "poll.max_bytes", settings.timeout, "poll.timeout"
+        )
+        self._article = _Kind(
+            headers | {"Accept": ACCEPT_HTML},
+            settings.max_article_bytes,
+            "poll.max_article_bytes",
+            settings.article_timeout,
+            "poll.article_timeout",
+        )
         read, connect = settings.read_timeout, settings.connect_timeout
         self._timeouts = httpx.Timeout(read, connect=connect, pool=settings.timeout).as_dict()
 
@@ -80,12 +105,19 @@ class Fetcher:
 
     async def fetch(self, url: str, validators: Validators = Validators()) -> Fetched:
         """GET ``url`` conditionally, following redirects; a 304 gives ``content=None``."""
+        return await self._fetch(url, validators, self._feed)
+
+    async def fetch_article(self, url: str) -> Fetched:
+        """GET an article page, following redirects, under the article size limit and deadline."""
+        return await self._fetch(url, Validators(), self._article)
+
+    async def _fetch(self, url: str, validators: Validators, kind: _Kind) -> Fetched:
         target = _http_url(url)
         start = str(target)
         deadline: float | None = None
         permanent, hops = True, 0
         while True:
-            answer, deadline = await self._exchange(target, validators, deadline)
+            answer, deadline = await self._exchange(target, validators, deadline, kind)
             if answer.status not in _REDIRECTS:
                 moved = permanent and hops > 0 and str(answer.url) != start
                 return _fetched(answer, validators, self.settings, moved)
@@ -98,7 +130,7 @@ class Fetcher:
             target, hops = _redirect_target(answer), hops + 1
 
     async def _exchange(
-        self, url: httpx.URL, validators: Validators, deadline: float | None
+        self, url: httpx.URL, validators: Validators, deadline: float | None, kind: _Kind
     ) -> tuple[_Answer, float]:
         """One request under the host and overall limits and the whole-fetch deadline."""
         pools = self._pools  # kept: a fetch still unwinding when the Fetcher closes gives back
@@ -112,15 +144,15 @@ class Fetcher:
                 key, transport = await pools.take(url)
                 try:
                     if deadline is None:  # the whole-fetch clock starts once a slot is ours
-                        deadline = asyncio.get_running_loop().time() + self.settings.timeout
+                        deadline = asyncio.get_running_loop().time() + kind.timeout
                     async with asyncio.timeout_at(deadline):
-                        return await self._request_twice(transport, url, validators), deadline
+                        return await self._request_twice(transport, url, validators, kind), deadline
                 finally:
                     pools.give_back(key)
         except TimeoutError as exc:
             raise FetchError(
-                f"timed out after {seconds(self.settings.timeout)} s "
-                "(poll.timeout, the limit for a whole fetch)"
+                f"timed out after {seconds(kind.timeout)} s "
+                f"({kind.timeout_key}, the limit for a whole fetch)"
             ) from exc
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             message = describe_error(exc, url, self.settings)
@@ -128,7 +160,11 @@ class Fetcher:
             raise (HostNotFound if unresolved else FetchError)(message) from exc
 
     async def _request_twice(
-        self, transport: httpx.AsyncBaseTransport, url: httpx.URL, validators: Validators
+        self,
+        transport: httpx.AsyncBaseTransport,
+        url: httpx.URL,
+        validators: Validators,
+        kind: _Kind,
     ) -> _Answer:
         """A GET, sent once more on a fresh connection when the kept-alive one proves broken.
 
@@ -138,14 +174,18 @@ class Fetcher:
         The broken connection is closed by then, so the second try opens a new one.
         """
         try:
-            return await self._request(transport, url, validators)
+            return await self._request(transport, url, validators, kind)
         except httpx.RemoteProtocolError:
-            return await self._request(transport, url, validators)
+            return await self._request(transport, url, validators, kind)
 
     async def _request(
-        self, transport: httpx.AsyncBaseTransport, url: httpx.URL, validators: Validators
+        self,
+        transport: httpx.AsyncBaseTransport,
+        url: httpx.URL,
+        validators: Validators,
+        kind: _Kind,
     ) -> _Answer:
-        headers = self._headers
+        headers = kind.headers
         if validators.etag or validators.last_modified:
             conditions = {
                 "If-None-Match": validators.etag,
@@ -161,7 +201,7 @@ class Fetcher:
                 return _Answer(url, status, response.headers, None)
             if not 200 <= status < 300:
                 raise status_error(status, response.headers, datetime.now(UTC))
-            body = await _read_body(response, self.settings.max_bytes)
+            body = await _read_body(response, kind.max_bytes, kind.size_key)
             return _Answer(url, status, response.headers, body)
         finally:
             await response.aclose()
@@ -397,14 +437,14 @@ async def _drain(response: httpx.Response) -> None:
             return  # not worth reading: the connection is closed instead
 
 
-async def _read_body(response: httpx.Response, limit: int) -> bytes:
+async def _read_body(response: httpx.Response, limit: int, key: str) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise FetchError(
-            f"response larger than {size_text(limit)} (poll.max_bytes): "
+        raise TooLarge(
+            f"response larger than {size_text(limit)} ({key}): "
             f"the server announced {size_text(int(declared))}"
         )
-    decoder = Decoder(response.headers.get("content-encoding", ""), limit)
+    decoder = Decoder(response.headers.get("content-encoding", ""), limit, key)
     parts = [decoder.feed(chunk) async for chunk in response.aiter_raw()]
     parts.append(decoder.finish())
     return b"".join(parts)

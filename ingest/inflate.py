@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import zlib
 
-from ingest.errors import FetchError
+from ingest.errors import FetchError, TooLarge
 
 CODINGS = dict.fromkeys(("", "identity"), "identity") | dict.fromkeys(("gzip", "x-gzip"), "gzip")
 CODINGS["deflate"] = "deflate"
 
 
 class Decoder:
-    """Decodes an identity, gzip or deflate body chunk by chunk, never past ``limit`` bytes."""
+    """Decodes an identity, gzip or deflate body chunk by chunk, never past ``limit`` bytes.
 
-    def __init__(self, coding: str, limit: int) -> None:
+    ``setting`` names the limit in the message (``poll.max_bytes``, ``poll.max_article_bytes``).
+    """
+
+    def __init__(self, coding: str, limit: int, setting: str = "poll.max_bytes") -> None:
         kind = CODINGS.get(coding.strip().lower())
         if kind is None:
             raise FetchError(f"the server sent the body as {coding!r}; only gzip and deflate work")
-        self.kind, self.limit, self.size = kind, limit, 0
+        self.kind, self.limit, self.size, self.setting = kind, limit, 0, setting
         self._inflater: zlib._Decompress | None = None
         self._head = b""  # a compressed body's first bytes, until they say how it is encoded
         self._raw = False  # raw deflate (no zlib header), which may also be a plain body
@@ -74,8 +77,8 @@ class Decoder:
         self.size += len(piece)
         if self.size > self.limit:
             decoded = " once decompressed" if self.kind != "identity" else ""
-            raise FetchError(
-                f"response larger than {size_text(self.limit)}{decoded} (poll.max_bytes)"
+            raise TooLarge(
+                f"response larger than {size_text(self.limit)}{decoded} ({self.setting})"
             )
         return piece
 

@@ -16,6 +16,7 @@ class FeedSpec:
     interval: float | None = None  # seconds; None means the [poll] default
     enabled: bool = True
     weight: float = 1.0  # how much its stories count in a digest's ranking (0 < weight <= 10)
+    full_text: bool = False  # fetch each new entry's article page and extract its text
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class PollSettings:
     read_timeout: float = 20.0
     timeout: float = 30.0
     max_bytes: int = 10_000_000  # "10MB"
+    max_article_bytes: int = 5_000_000  # an article page of a feed read in full ("5MB")
+    article_timeout: float = 15.0  # the limit for a whole article fetch
     max_redirects: int = 5
     user_agent: str = ""
     max_backoff: float = 86400.0
@@ -129,6 +132,7 @@ class FeedState:
     disabled_reason: str | None = None
     declared_interval: float | None = None  # the feed's own minimum interval, last time it said
     failing_since: datetime | None = None  # when the failures in a row began (None: working)
+    full_text: bool = False  # new entries get their article's text (see ingest/articles.py)
 
 
 @dataclass(frozen=True)
@@ -159,3 +163,31 @@ class Standing:
     unsubscribed_via: str | None  # "one-click" | "web" | "command"
     preferences: Preferences
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Article:
+    """The story an article page holds, extracted: sanitized HTML and its plain text."""
+
+    html: str
+    text: str  # plain; paragraphs apart by a blank line
+
+
+@dataclass(frozen=True)
+class PendingArticle:
+    """An entry waiting for its article's text: where the page is and what the feed gave."""
+
+    entry_id: int
+    link: str
+    tries: int  # failed tries so far
+    feed_html: str  # the entry's content as the feed gave it (sanitized), else its summary
+
+
+@dataclass(frozen=True)
+class ArticleOutcome:
+    """What to store after trying an article: its text, a retry, or why the summary stands."""
+
+    status: str  # "ok", "pending" (tried again in a later round) or the reason it fell back
+    tries: int  # failed tries, this one included
+    html: str = ""
+    text: str = ""

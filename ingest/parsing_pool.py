@@ -1,7 +1,8 @@
 """Parse feeds off the event loop: in worker processes (both cores) or, with one worker, a thread.
 
-Parsing is CPU-bound, so a round parses in a process pool while the fetcher keeps downloading.
-A parse that outlives ``timeout`` or kills its process is reported as that feed's error and
+Parsing is CPU-bound, so a round parses in a process pool while the fetcher keeps downloading;
+the article pages of feeds read in full are extracted there too. A parse (or an extraction) that
+outlives ``timeout`` or kills its process is reported as that feed's (that article's) error and
 the pool is replaced; the round goes on.
 
 The pool's processes die with the process that started them, however it ends (``kill -9``
@@ -17,15 +18,18 @@ import contextlib
 import multiprocessing
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from multiprocessing.connection import Connection
+from typing import Any, TypeVar
 
 from ingest.errors import ParseError
-from ingest.models import ParsedFeed
+from ingest.models import Article, ParsedFeed
 from ingest.parse import parse_feed
+
+T = TypeVar("T")
 
 PARSE_TIMEOUT = 60.0
 
@@ -60,25 +64,31 @@ class ParsingPool:
         self, content: bytes, headers: Mapping[str, str], url: str, now: datetime
     ) -> ParsedFeed:
         """Parse one feed's bytes; ParseError when it is not a feed, takes too long or crashes."""
+        return await self._run("parsing", "feed", parse_feed, content, dict(headers), url, now)
+
+    async def extract(self, content: bytes, headers: Mapping[str, str], url: str) -> Article | None:
+        """An article page's story (None when it holds none); ParseError when it takes too long
+        or crashes."""
+        return await self._run(
+            "extracting the article", "page", _extract, content, dict(headers), url
+        )
+
+    async def _run(self, doing: str, what: str, function: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        if self.workers == 1:
-            future = loop.run_in_executor(None, parse_feed, content, dict(headers), url, now)
-        else:
-            future = loop.run_in_executor(
-                self._executor(), parse_feed, content, dict(headers), url, now
-            )
+        executor = None if self.workers == 1 else self._executor()
+        future = loop.run_in_executor(executor, function, *args)
         try:
             return await asyncio.wait_for(future, self.timeout)
         except TimeoutError:
             self._discard()
             raise ParseError(
-                f"parsing took longer than {self.timeout:g} s and was stopped; "
-                "the feed is probably hostile or malformed"
+                f"{doing} took longer than {self.timeout:g} s and was stopped; "
+                f"the {what} is probably hostile or malformed"
             ) from None
         except BrokenProcessPool:
             self._discard()
             raise ParseError(
-                "the parser process died on this feed (out of memory?); the feed was skipped"
+                f"the parser process died on this {what} (out of memory?); the {what} was skipped"
             ) from None
 
     def _executor(self) -> ProcessPoolExecutor:
@@ -110,6 +120,13 @@ class ParsingPool:
         lifeline, self._lifeline = self._lifeline, None
         for end in lifeline or ():
             end.close()
+
+
+def _extract(content: bytes, headers: dict[str, str], url: str) -> Article | None:
+    """``extract_article``, importing trafilatura only in a process that reads articles."""
+    from ingest.extract import extract_article
+
+    return extract_article(content, headers, url)
 
 
 def _die_with_parent(lifeline: Connection) -> None:

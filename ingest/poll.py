@@ -1,5 +1,7 @@
 """The poll round: claim due feeds, fetch them concurrently, parse in a process pool, store.
 
+Feeds read in full then get their new entries' article text beside the round (ingest/articles.py).
+
 Each feed is claimed under a lease before it is fetched, so several processes (cron and a
 worker, or many workers on one PostgreSQL) never poll the same feed in the same round. All
 writes for one feed happen in one transaction: a crash mid-round loses nothing committed and
@@ -21,6 +23,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ingest import decide
+from ingest.articles import Articles
 from ingest.backlog import backlog
 from ingest.errors import FeedError, FeedGone, HostNotFound, StoreError
 from ingest.fetch import Fetcher
@@ -110,35 +113,54 @@ class _Round:
         self.unchanged: list[tuple[FeedState, Fetched, dict[str, Any]]] = []
         self.given_back: set[int] = set()  # not claimed again this round
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="broadsheet-store")
+        self.articles: Articles | None = None  # the round's, once its Fetcher is open
 
     async def run(self, parser: ParsingPool, everything: bool) -> RoundReport:
         started = self.clock()
         batch_size = max(self.settings.concurrency * 2, 16)
         try:
             async with Fetcher(self.settings) as fetcher:
-                while not self.stop.is_set():
-                    batch = await self._store(
-                        stored_feeds.claim,
-                        self.engine,
-                        self.owner,
-                        self.clock(),
-                        self.settings.lease,
-                        batch_size,
-                        since=started,
-                        everything=everything,
-                        exclude=frozenset(self.given_back),
-                    )
-                    if not batch:
-                        break
-                    loop = asyncio.get_running_loop()
-                    deadline = loop.time() + self.settings.lease * LEASE_SHARE
-                    self.report.feeds += len(batch)
-                    await self._batch(fetcher, parser, batch, deadline)
-                    await self._store(self._release_unchanged)
+                self.articles = Articles(
+                    self.settings, fetcher, parser, self._with_engine, self.clock, self.report
+                )
+                try:
+                    await self._feeds(fetcher, parser, started, everything, batch_size)
+                    await self.articles.finish(self.stop)
+                finally:
+                    await self.articles.cancel()  # none outlives the Fetcher
             await self._store(self._note_leases, started, everything)
         finally:
             self.writer.shutdown(wait=True)
         return self.report
+
+    async def _feeds(
+        self,
+        fetcher: Fetcher,
+        parser: ParsingPool,
+        started: datetime,
+        everything: bool,
+        batch_size: int,
+    ) -> None:
+        """Claim and poll batches of due feeds until none is left or the round is stopped."""
+        while not self.stop.is_set():
+            batch = await self._store(
+                stored_feeds.claim,
+                self.engine,
+                self.owner,
+                self.clock(),
+                self.settings.lease,
+                batch_size,
+                since=started,
+                everything=everything,
+                exclude=frozenset(self.given_back),
+            )
+            if not batch:
+                break
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.settings.lease * LEASE_SHARE
+            self.report.feeds += len(batch)
+            await self._batch(fetcher, parser, batch, deadline)
+            await self._store(self._release_unchanged)
 
     async def _batch(
         self, fetcher: Fetcher, parser: ParsingPool, batch: list[FeedState], deadline: float
@@ -154,6 +176,10 @@ class _Round:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)  # none outlives the Fetcher
             raise
+
+    async def _with_engine(self, function: Callable[..., Any], *args: Any) -> Any:
+        """``function(engine, *args)`` on the writer thread: a store function of the round's."""
+        return await self._store(function, self.engine, *args)
 
     async def _store(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -176,6 +202,9 @@ class _Round:
                 raise  # every other feed would fail the same way: the round stops
             log.debug("storing %s failed", feed.url, exc_info=True)
             await self._store(self._record_failure, feed, unexpected("store", exc), now)
+            return
+        if feed.full_text and got is not None and self.articles is not None:
+            await self.articles.start(feed)
 
     async def _keep(
         self, feed: FeedState, got: tuple[Fetched, ParsedFeed | None] | None, now: datetime
@@ -273,7 +302,7 @@ class _Round:
             if held:
                 old = backlog(parsed.entries, feed.last_success is None, now)
                 new, updated = stored_entries.upsert(
-                    conn, feed.id, parsed.entries, self.clock(), old
+                    conn, feed.id, parsed.entries, self.clock(), old, full_text=feed.full_text
                 )
         if not held:
             self._lost(feed)

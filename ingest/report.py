@@ -23,6 +23,9 @@ class RoundReport:
     given_back: int = 0  # not fetched within the lease: left for the next round, nothing written
     taken_over: int = 0  # the lease ran out and another process took the feed: nothing written
     leased: int = 0  # due feeds this round left alone: other processes hold their leases
+    articles_extracted: int = 0  # article pages of feeds read in full, their text stored
+    articles_fell_back: int = 0  # ... whose summary stands instead (the reason is on the entry)
+    articles_retried: int = 0  # ... not fetched this time: tried again in a later round
     errors: list[dict[str, str]] = field(default_factory=list)
     unresolved: int = 0  # of the failures, host names that did not resolve
     leased_by: list[str] = field(default_factory=list)  # who holds them, the holder of most first
@@ -56,6 +59,11 @@ class RoundReport:
             parts.append(
                 f"{self.given_back} given back (not fetched in time for the lease, [poll] "
                 "lease; polled next round)"
+            )
+        if self.articles_extracted or self.articles_fell_back or self.articles_retried:
+            parts.append(
+                f"articles: {self.articles_extracted} extracted, {self.articles_fell_back} "
+                f"fell back to the summary, {self.articles_retried} to retry"
             )
         if self.taken_over:
             parts.append(f"{self.taken_over} skipped: another process took over")

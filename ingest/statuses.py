@@ -22,15 +22,16 @@ def status_error(status: int, headers: Mapping[str, str], now: datetime) -> Fetc
     if status == 410:
         return FeedGone(
             f"{what}: the server says this feed was removed; it is disabled "
-            "(re-enable it or remove it from the config)"
+            "(re-enable it or remove it from the config)",
+            status=status,
         )
     if status in (429, 503):
         wait = retry_after(headers, now)
         asks = f"the server asks us to wait {seconds(wait)} s" if wait is not None else ""
         hint = asks or ("the server is rate-limiting us" if status == 429 else "try again later")
-        return FetchError(f"{what}: {hint}", retry_after=wait)
+        return FetchError(f"{what}: {hint}", retry_after=wait, status=status)
     hint = HINTS.get(status) or ("the server failed; it is retried later" if status >= 500 else "")
-    return FetchError(f"{what}: {hint}" if hint else what)
+    return FetchError(f"{what}: {hint}" if hint else what, status=status)
 
 
 def phrase(status: int) -> str:

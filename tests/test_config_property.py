@@ -162,6 +162,8 @@ POLL = table(
     read_timeout=DURATION,
     timeout=DURATION,
     max_bytes=SIZE,
+    max_article_bytes=SIZE,
+    article_timeout=DURATION,
     max_redirects=key(st.integers(0, 20)),
     user_agent=text_key("Broadsheet/1.0 (+https://example.org)"),
     max_backoff=DURATION,
@@ -177,6 +179,7 @@ FEED = st.fixed_dictionaries(
         "interval": DURATION,
         "enabled": key(st.booleans()),
         "weight": key(st.floats(0, 10, exclude_min=True) | st.integers(1, 10)),
+        "full_text": key(st.booleans()),
     },
 )
 SMTP_KEYS = {
@@ -227,6 +230,7 @@ SUBSCRIBER = st.fixed_dictionaries(
         "budget": text_key("15m", "1m", "24h", "90s"),
         "boost": key(RULES),
         "order": text_key("ranked", "by_tag"),
+        "full_text": key(st.booleans()),
     },
 )
 ALERTS = table(

@@ -181,6 +181,9 @@ def poll_counts(new: int = 0, updated: int = 0) -> dict[str, int]:
         "given_back": 0,
         "taken_over": 0,
         "leased": 0,
+        "articles_extracted": 0,
+        "articles_fell_back": 0,
+        "articles_retried": 0,
     }
 
 
@@ -356,6 +359,11 @@ ADDED_SINCE = {
     "image_width",
     "backlog",
     "failing_since",
+    "full_text",
+    "full_text_html",
+    "full_text_status",
+    "full_text_at",
+    "full_text_tries",
 }
 
 

@@ -40,6 +40,7 @@ def modules() -> dict[str, set[str]]:
         ("dkim", {"digests/dkim.py"}),
         ("nacl", {"digests/dkim.py"}),
         ("feedparser", {"ingest/parse.py", "ingest/normalize.py"}),
+        ("trafilatura", {"ingest/extract.py"}),
         (
             "typer",
             {

@@ -73,6 +73,9 @@ def test_first_poll_stores_articles_and_a_second_costs_no_parse(
         "given_back": 0,
         "taken_over": 0,
         "leased": 0,
+        "articles_extracted": 0,
+        "articles_fell_back": 0,
+        "articles_retried": 0,
     }
     second = poll_json(path, "--all")
     assert second["not_modified"] == 4 and second["new_entries"] == 0

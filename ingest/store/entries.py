@@ -26,6 +26,8 @@ def upsert(
     items: Sequence[Entry],
     now: datetime,
     backlog: frozenset[str] = frozenset(),
+    *,
+    full_text: bool = False,
 ) -> tuple[int, int]:
     """Store a feed's entries inside the caller's transaction; returns (new, updated) counts.
 
@@ -34,6 +36,7 @@ def upsert(
     the old identity rule is found by the entry's legacy identity once and takes the new one.
     An update that changes both title and link is counted on the feed as a replacement.
     A new entry whose identity is in ``backlog`` is stored as backlog (see ``ingest/backlog.py``).
+    With ``full_text`` every other new entry with a link waits for its article's text (pending).
     An entry another transaction inserted meanwhile is skipped, not an error: this feed's
     transaction goes on.
     """
@@ -46,6 +49,7 @@ def upsert(
         _row(item)
         | {"feed_id": feed_id, "first_seen_at": now, "changed_at": now}
         | {"backlog": item.identity in backlog}
+        | {"full_text_status": _wanted(item, full_text, backlog)}
         for item in items
         if item.identity not in known
     ]
@@ -72,6 +76,11 @@ def upsert(
             update(feeds).where(feeds.c.id == feed_id).values(replaced=feeds.c.replaced + replaced)
         )
     return inserted, updated
+
+
+def _wanted(item: Entry, full_text: bool, backlog: frozenset[str]) -> str | None:
+    """A new entry's first full-text status: "pending" when its article is to be fetched."""
+    return "pending" if full_text and item.link and item.identity not in backlog else None
 
 
 def _insert_new(conn: Connection) -> Insert:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, text, update
 
 from ingest.models import FeedSpec, FeedState, Validators
+from ingest.store.full_text import tallies
 from ingest.store.schema import entries, feeds
 
 _ACTIVE = and_(feeds.c.enabled, feeds.c.in_config, feeds.c.disabled_reason.is_(None))
@@ -29,6 +30,7 @@ def sync(engine: Engine, specs: Sequence[FeedSpec], now: datetime) -> None:
                 "tags": list(spec.tags),
                 "interval": spec.interval,
                 "enabled": spec.enabled,
+                "full_text": spec.full_text,
                 "in_config": True,
             }
             if spec.title:  # without one, the title the feed gives itself is kept
@@ -229,6 +231,8 @@ def health(engine: Engine) -> list[dict[str, Any]]:
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
+        articles = tallies(conn)
+    none: dict[str, Any] = {"ok": 0, "tried": 0, "pending": 0, "fallbacks": {}}
     return [
         {
             "url": row.url,
@@ -252,6 +256,8 @@ def health(engine: Engine) -> list[dict[str, Any]]:
             "warning": row.warning,
             "duplicates": row.duplicates,
             "replaced": row.replaced,
+            "full_text": bool(row.full_text),
+            **{f"full_text_{k}": v for k, v in articles.get(row.id, none).items()},
         }
         for row in rows
     ]
@@ -275,6 +281,7 @@ def _state(row: Any) -> FeedState:
         disabled_reason=row.disabled_reason,
         declared_interval=row.declared_interval,
         failing_since=row.failing_since,
+        full_text=bool(row.full_text),
     )
 
 

@@ -77,6 +77,8 @@ feeds = Table(
     Column("duplicates", Integer, nullable=False, default=0),
     # Stored entries overwritten by an entry with their id but another title and link, in all.
     Column("replaced", Integer, nullable=False, default=0, server_default="0"),
+    # [[feeds]] full_text: new entries get their article page's text (ingest/articles.py).
+    Column("full_text", Boolean, nullable=False, default=False, server_default=false()),
     Column("lease_owner", String(120)),
     Column("lease_until", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
@@ -112,10 +114,24 @@ entries = Table(
     # Which rule gave ``identity``: 1 before schema 0005 (a guid-less entry by its link alone,
     # the rows a migrated store holds), 2 since (link, title and date; see ingest.normalize).
     Column("identity_rule", Integer, nullable=False, default=2, server_default="1"),
+    # The article page's text, for feeds read in full; never part of content_hash. Status:
+    # NULL (not asked for), "pending" (a round fetches it; ``full_text_tries`` failed so far),
+    # "ok", or why the feed's summary stands instead ("404", "too large", "no article found"...).
+    Column("full_text_html", Text),  # sanitized
+    Column("full_text", Text),  # plain, paragraphs apart by a blank line
+    Column("full_text_status", Text),
+    Column("full_text_at", UTCDateTime),  # when it was last tried
+    Column("full_text_tries", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("feed_id", "identity", name="uq_entries_feed_identity"),
 )
 Index("ix_entries_first_seen", entries.c.first_seen_at)
 Index("ix_entries_seal", entries.c.seal)
+Index(
+    "ix_entries_full_text_pending",
+    entries.c.feed_id,
+    postgresql_where=entries.c.full_text_status == "pending",
+    sqlite_where=entries.c.full_text_status == "pending",
+)
 Index(
     "ix_entries_unsealed",
     entries.c.id,
