@@ -110,6 +110,11 @@ class ParsedFeed:
     duplicates: int = 0  # entries dropped because their identity repeated inside the feed
     kind: str = ""  # "rss20", "atom10", "json11", ...
     min_interval: float | None = None  # seconds the feed asks between polls (<ttl>, sy:update*)
+    # (key, identity) of every item of the document, in order, when its items can be parsed
+    # apart next time (ingest/splice.py); None when not. With ``spliced`` the entries are only
+    # the items whose key was not known: the others are stored already, unchanged.
+    item_keys: tuple[tuple[str, str], ...] | None = None
+    spliced: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ class FeedState:
     declared_interval: float | None = None  # the feed's own minimum interval, last time it said
     failing_since: datetime | None = None  # when the failures in a row began (None: working)
     full_text: bool = False  # new entries get their article's text (see ingest/articles.py)
+    item_keys: tuple[tuple[str, str], ...] = ()  # (key, identity) of the last body's items
 
 
 @dataclass(frozen=True)

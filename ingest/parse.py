@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import dataclasses
+import functools
+import importlib.metadata
 import io
 import itertools
 import re
+import sys
 import xml.sax
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from xml.parsers import expat
@@ -30,12 +34,15 @@ import feedparser
 from feedparser.encodings import convert_to_utf8
 from feedparser.sanitizer import replace_doctype
 
+from . import excerpts, images, media, normalize, people, sanitize, splice, urls
 from .decide import declared_interval
 from .errors import ParseError
 from .jsonfeed import looks_like_json, parse_json_feed
 from .models import ParsedFeed
 from .normalize import (
+    FUTURE_SLACK,
     FeedContext,
+    date_from_struct,
     dedupe,
     entry_from_feedparser,
     is_html_type,
@@ -80,15 +87,25 @@ _LONG_CHARREF = re.compile(rb"&#(?:[xX]0*([0-9a-fA-F]{4,})|0*([0-9]{5,}));")
 _UNSAFE_START = (b"\xff\xfe", b"\xfe\xff", b"\x4c\x6f\xa7\x94")  # UTF-16/32 BOMs, EBCDIC '<?xm'
 
 
-def parse_feed(content: bytes, headers: Mapping[str, str], url: str, now: datetime) -> ParsedFeed:
+def parse_feed(
+    content: bytes,
+    headers: Mapping[str, str],
+    url: str,
+    now: datetime,
+    known: Sequence[tuple[str, str]] = (),
+) -> ParsedFeed:
     """Parse a fetched feed body; ParseError when it is not a feed we can read.
+
+    ``known`` is the ``item_keys`` of the body parsed last time: items with one of those keys are
+    not parsed again, and the entries returned are only the others (``spliced``; see
+    ``ingest/splice.py``). The result's ``item_keys`` are what to pass next time.
 
     ParseError is the only exception that leaves (but for MemoryError): feedparser and the
     standard library's parsers raise on inputs nobody tested (a character reference past
     U+10FFFF, ...), and one feed's bytes must never end a poll round or a parser process.
     """
     try:
-        return _parse(content, headers, url, now)
+        return _parse(content, headers, url, now, dict(known))
     except (ParseError, MemoryError):
         raise
     except Exception as exc:
@@ -99,7 +116,9 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str, now: dateti
         ) from exc
 
 
-def _parse(content: bytes, headers: Mapping[str, str], url: str, now: datetime) -> ParsedFeed:
+def _parse(
+    content: bytes, headers: Mapping[str, str], url: str, now: datetime, known: dict[str, str]
+) -> ParsedFeed:
     """parse_feed without its boundary."""
     lowered = {key.lower(): value for key, value in headers.items()}
     content_type = lowered.get("content-type", "")
@@ -116,13 +135,109 @@ def _parse(content: bytes, headers: Mapping[str, str], url: str, now: datetime) 
     lowered = _xml_media_type(lowered)
     check_entities(content, lowered)
     content = replace_bad_charrefs(content)
-    result = feedparser.parse(
+    cut = splice.split(content) if _ascii_transparent(content, lowered) else None
+    if cut is None:
+        return _to_parsed(_feedparser(content, lowered), url, now, content, content_type)
+    keys = splice.keys(cut, _context(url, lowered))
+    if known and (spliced := _spliced(cut, keys, known, lowered, url, now)) is not None:
+        return spliced
+    result = _feedparser(content, lowered)
+    parsed = _to_parsed(result, url, now, content, content_type)
+    if not _keyable(result, keys) or parsed.duplicates:
+        return parsed
+    entries = result["entries"]
+    return dataclasses.replace(parsed, item_keys=_pairs(keys, {}, parsed.entries, entries, now))
+
+
+def _feedparser(content: bytes, headers: dict[str, str]) -> Any:
+    """feedparser's reading of ``content``, its sanitizer and relative URIs off."""
+    return feedparser.parse(
         io.BytesIO(content),
-        response_headers=lowered,
+        response_headers=headers,
         sanitize_html=False,
         resolve_relative_uris=False,
     )
-    return _to_parsed(result, url, now, content, content_type)
+
+
+def _spliced(
+    cut: splice.Split,
+    keys: tuple[str, ...],
+    known: dict[str, str],
+    headers: dict[str, str],
+    url: str,
+    now: datetime,
+) -> ParsedFeed | None:
+    """The entries of the items whose key is not ``known``, read without the others; None when
+    the whole document must be read (nothing known, or it would not give the same entries)."""
+    fresh = [i for i, key in enumerate(keys) if key not in known]
+    if len(fresh) == len(keys) or len(set(keys)) != len(keys) or len(keys) > MAX_ENTRIES:
+        return None
+    document = cut.join(fresh)
+    result = _feedparser(document, headers)
+    if not _keyable(result, [keys[i] for i in fresh]) or not result.get("version"):
+        return None
+    parsed = _to_parsed(result, url, now, document, headers.get("content-type", ""))
+    identities = [known[key] for key in keys if key in known]
+    identities += [entry.identity for entry in parsed.entries]
+    if parsed.duplicates or len(set(identities)) != len(identities):
+        return None  # the whole document counts and drops the repeats
+    pairs = _pairs(keys, known, parsed.entries, result["entries"], now)
+    return dataclasses.replace(parsed, item_keys=pairs, spliced=True)
+
+
+def _keyable(result: Mapping[str, Any], keys: Sequence[str]) -> bool:
+    """True when feedparser read one entry per item cut, and read the document cleanly."""
+    entries = result.get("entries") or []
+    return not result.get("bozo") and len(entries) == len(keys) <= MAX_ENTRIES
+
+
+def _pairs(
+    keys: Sequence[str],
+    known: Mapping[str, str],
+    entries: Sequence[Any],
+    raw: Sequence[dict[str, Any]],
+    now: datetime,
+) -> tuple[tuple[str, str], ...]:
+    """(key, identity) of each item: known ones as they were, the others from their entries.
+
+    An item dated beyond ``now``'s slack gets no key: its entry has no date today and would
+    have one in a later round, so it is read again until then.
+    """
+    fresh = iter(zip(entries, raw, strict=True))
+    pairs = []
+    for key in keys:
+        if key in known:
+            pairs.append((key, known[key]))
+            continue
+        entry, fields = next(fresh)
+        if not _dated_ahead(fields, now):
+            pairs.append((key, entry.identity))
+    return tuple(pairs)
+
+
+def _dated_ahead(fields: dict[str, Any], now: datetime) -> bool:
+    """True when an entry's date is past what ``now`` accepts (it will be accepted later)."""
+    for name in ("published_parsed", "updated_parsed"):
+        date = date_from_struct(dict.get(fields, name))  # not FeedParserDict's aliases
+        if date is not None and date > now + FUTURE_SLACK:
+            return True
+    return False
+
+
+def _context(url: str, headers: Mapping[str, str]) -> bytes:
+    """What besides the bytes shapes this document's entries (see ``splice.context``)."""
+    read = [
+        (name, headers[name]) for name in ("content-type", "content-language") if name in headers
+    ]
+    return splice.context(url, read, _code())
+
+
+@functools.cache
+def _code() -> bytes:
+    """The fingerprint of the code that turns an item into an entry (see ``splice.fingerprint``)."""
+    modules = [sys.modules[__name__], excerpts, images, media, normalize, people, sanitize, urls]
+    versions = [feedparser.__version__, importlib.metadata.version("nh3"), splice.__name__]
+    return splice.fingerprint([*modules, splice], versions)
 
 
 def replace_bad_charrefs(content: bytes) -> bytes:

@@ -18,7 +18,7 @@ import contextlib
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -61,10 +61,18 @@ class ParsingPool:
         self._discard()
 
     async def parse(
-        self, content: bytes, headers: Mapping[str, str], url: str, now: datetime
+        self,
+        content: bytes,
+        headers: Mapping[str, str],
+        url: str,
+        now: datetime,
+        known: Sequence[tuple[str, str]] = (),
     ) -> ParsedFeed:
-        """Parse one feed's bytes; ParseError when it is not a feed, takes too long or crashes."""
-        return await self._run("parsing", "feed", parse_feed, content, dict(headers), url, now)
+        """Parse one feed's bytes (``known``: see ``parse_feed``); ParseError when it is not a
+        feed, takes too long or crashes."""
+        return await self._run(
+            "parsing", "feed", parse_feed, content, dict(headers), url, now, tuple(known)
+        )
 
     async def extract(self, content: bytes, headers: Mapping[str, str], url: str) -> Article | None:
         """An article page's story (None when it holds none); ParseError when it takes too long

@@ -237,7 +237,8 @@ class _Round:
                 return fetched, None
             doing = "read"
             assert fetched.content is not None
-            return fetched, await parser.parse(fetched.content, fetched.headers, fetched.url, now)
+            content, headers, known = fetched.content, fetched.headers, feed.item_keys
+            return fetched, await parser.parse(content, headers, fetched.url, now, known)
         except FeedError:
             raise
         except TimeoutError as exc:
@@ -288,6 +289,7 @@ class _Round:
             "warning": parsed.warning,
             "duplicates": parsed.duplicates,
             "site_url": parsed.link,
+            "item_keys": None if parsed.item_keys is None else [list(p) for p in parsed.item_keys],
         }
         if not feed.title and parsed.title:
             values["title"] = parsed.title

@@ -34,8 +34,11 @@ CASES = {
 
 
 def as_json(parsed: ParsedFeed) -> dict[str, Any]:
-    """A ParsedFeed as plain JSON data, datetimes in ISO 8601."""
-    return json.loads(json.dumps(dataclasses.asdict(parsed), default=datetime.isoformat))
+    """A ParsedFeed as plain JSON data, datetimes in ISO 8601; its items' keys left out (they
+    hash the parsing code too, so they change with any change to it; tests/test_splice.py)."""
+    fields = dataclasses.asdict(parsed)
+    del fields["item_keys"], fields["spliced"]
+    return json.loads(json.dumps(fields, default=datetime.isoformat))
 
 
 def parse_fixture(name: str) -> ParsedFeed:

@@ -282,6 +282,7 @@ def _state(row: Any) -> FeedState:
         declared_interval=row.declared_interval,
         failing_since=row.failing_since,
         full_text=bool(row.full_text),
+        item_keys=tuple((key, identity) for key, identity in row.item_keys or ()),
     )
 
 

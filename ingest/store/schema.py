@@ -79,6 +79,9 @@ feeds = Table(
     Column("replaced", Integer, nullable=False, default=0, server_default="0"),
     # [[feeds]] full_text: new entries get their article page's text (ingest/articles.py).
     Column("full_text", Boolean, nullable=False, default=False, server_default=false()),
+    # The items of the body last parsed, as [key, identity] pairs (ingest/splice.py): the next
+    # body's items with a known key are not parsed again. NULL: parse the next body whole.
+    Column("item_keys", JSON),
     Column("lease_owner", String(120)),
     Column("lease_until", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
