@@ -361,6 +361,7 @@ ADDED_SINCE = {
     "failing_since",
     "full_text",
     "full_text_html",
+    "item_keys",
     "full_text_status",
     "full_text_at",
     "full_text_tries",
