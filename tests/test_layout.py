@@ -39,7 +39,7 @@ def modules() -> dict[str, set[str]]:
         ("re2", {"digests/select.py"}),
         ("dkim", {"digests/dkim.py"}),
         ("nacl", {"digests/dkim.py"}),
-        ("feedparser", {"ingest/parse.py", "ingest/normalize.py"}),
+        ("feedparser", {"ingest/parse.py", "ingest/entities.py", "ingest/normalize.py"}),
         ("trafilatura", {"ingest/extract.py"}),
         (
             "typer",
