@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import typer
-from processes import cli, write_config
+from processes import cli, wait_for, write_config
 from sqlalchemy import Engine, create_engine, text
 from stores import PG_SERVER, fresh_pg_schema
 from typer.testing import CliRunner
@@ -102,7 +102,9 @@ def test_a_command_closes_its_store_when_it_ends(tmp_path: Path) -> None:
         for command in (["feeds", "--json"], ["poll", "--json"], ["digest", "--json"]):
             code, out, err = cli(config, *command)
             assert code == 0, out + err
-            assert backends(watcher, name) == 0, command
+            # The client closes its connections as the command ends; the server's backends
+            # leave pg_stat_activity a moment later.
+            wait_for(lambda: backends(watcher, name) == 0, f"{command}'s connections to close")
     finally:
         with watcher.begin() as conn:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
