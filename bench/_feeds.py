@@ -32,9 +32,13 @@ def content_type(n: int) -> str:
     return "application/rss+xml" if kind(n) == "rss" else "application/atom+xml"
 
 
-def feed_body(n: int, entries: int) -> bytes:
-    """The bytes of feed ``n`` with ``entries`` entries."""
-    return rss(n, entries) if kind(n) == "rss" else atom(n, entries)
+def feed_body(n: int, entries: int, shift: int = 0) -> bytes:
+    """The bytes of feed ``n`` with ``entries`` entries, after ``shift`` newer ones were published.
+
+    Each entry published pushes the oldest out: the feed keeps ``entries`` entries, numbered
+    ``-shift`` (the newest) to ``entries - shift - 1``.
+    """
+    return rss(n, entries, shift) if kind(n) == "rss" else atom(n, entries, shift)
 
 
 def _word(n: int, i: int) -> str:
@@ -75,7 +79,7 @@ def _when(n: int, e: int) -> datetime:
     return EPOCH - timedelta(hours=e * 3 + n % 5, minutes=(n * 11 + e) % 60)
 
 
-def rss(n: int, entries: int) -> bytes:
+def rss(n: int, entries: int, shift: int = 0) -> bytes:
     """RSS 2.0 with content:encoded, dc:creator and categories."""
     site = f"news{n}.example"
     items = "".join(
@@ -89,7 +93,7 @@ def rss(n: int, entries: int) -> bytes:
         f"<description><![CDATA[<p>{_title(n, e)}: the story so far, in a sentence.</p>]]>"
         f"</description><content:encoded><![CDATA[{article(site, n, e)}]]></content:encoded>"
         "</item>\n"
-        for e in range(entries)
+        for e in range(-shift, entries - shift)
     )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
@@ -104,7 +108,7 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def atom(n: int, entries: int) -> bytes:
+def atom(n: int, entries: int, shift: int = 0) -> bytes:
     """Atom 1.0 with escaped HTML summary and content."""
     site = f"news{n}.example"
     items = "".join(
@@ -116,7 +120,7 @@ def atom(n: int, entries: int) -> bytes:
         f'<category term="{SECTIONS[e % 7]}"/><category term="news"/>'
         f'<summary type="html">{_escape(f"<p>{_title(n, e)}: the story so far.</p>")}</summary>'
         f'<content type="html">{_escape(article(site, n, e))}</content></entry>\n'
-        for e in range(entries)
+        for e in range(-shift, entries - shift)
     )
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
