@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,6 @@ BROADSHEET = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "bro
 CHECK_GOAL = 0.25  # s wall, `broadsheet check`
 IDLE_POLL_GOAL = 0.4  # s wall, `broadsheet poll` with nothing due
 UNCHANGED_GOAL = 0.0005  # s CPU per feed beyond start-up, a round where nothing changed
-_COUNT = re.compile(r"(\d+) (feeds?|fetched|not modified|unchanged|failed|new entries|updated)")
 
 
 @dataclass(frozen=True)
@@ -70,14 +69,6 @@ def forget_store(config: Path) -> None:
         config.with_suffix(suffix).unlink(missing_ok=True)
 
 
-def counts(summary: str) -> dict[str, int]:
-    """The numbers in a poll round's summary line, by what they count."""
-    return {
-        what.rstrip("s") if what.startswith("feed") else what: int(number)
-        for number, what in _COUNT.findall(summary)
-    }
-
-
 def post(base: str, path: str, data: dict[str, Any]) -> None:
     """POST JSON to the feed server."""
     request = urllib.request.Request(f"{base}{path}", json.dumps(data).encode(), method="POST")
@@ -103,11 +94,15 @@ class Commands:
         self.args, self.accounting, self.folder = args, accounting, folder
 
     def run(self, *argv: str, expect: Callable[[dict[str, int]], bool] | None = None) -> Measured:
-        """One `broadsheet` command; stops the benchmark when it fails or polls unexpectedly."""
+        """One `broadsheet` command; stops the benchmark when it fails or polls unexpectedly.
+
+        ``expect`` judges the counts a poll round prints with ``--json`` (the same round as
+        without it, read exactly).
+        """
         done = self.accounting.run([*BROADSHEET, *argv], cwd=self.folder)
         if done.returncode != 0:
             raise SystemExit(f"broadsheet {' '.join(argv)} failed:\n{done.stdout}{done.stderr}")
-        if expect is not None and not expect(counts(done.stdout)):
+        if expect is not None and not expect(json.loads(done.stdout)):
             raise SystemExit(f"unexpected round: broadsheet {' '.join(argv)}: {done.stdout}")
         return done
 
@@ -121,6 +116,20 @@ class Commands:
                 before()
             runs.append(self.run(*argv, **kw))
         return sample(runs)
+
+    def poll(
+        self,
+        times: int,
+        config: str,
+        expect: Callable[[dict[str, int]], bool],
+        everything: bool = True,
+        before: Callable[[], None] | None = None,
+    ) -> Sample:
+        """Medians of ``times`` runs of `broadsheet poll [--all]` whose counts ``expect`` likes."""
+        chosen = ["--all"] if everything else []
+        return self.repeat(
+            times, "poll", *chosen, "--json", "-c", config, before=before, expect=expect
+        )
 
 
 @dataclass(frozen=True)
@@ -151,46 +160,29 @@ def measure(
     b = str(write_config(folder / "plain.toml", plain, args))
     commands = Commands(args, accounting, folder)
     commands.run("--help")  # warm the page cache: every later command starts alike
-    first = commands.repeat(
+    first = commands.poll(
         args.rounds,
-        "poll",
-        "--all",
-        "-c",
         a,
-        before=lambda: forget_store(Path(a)),
-        expect=lambda c: c.get("fetched") == feeds and c.get("new entries") == feeds * args.entries,
+        lambda c: c["fetched"] == feeds and c["new_entries"] == feeds * args.entries,
+        before=partial(forget_store, Path(a)),
     )
     print(f"  first round: {first.wall:.2f} s wall, {first.cpu:.2f} s CPU", flush=True)
     check = commands.repeat(n, "check", "-c", a)
     shown = commands.repeat(n, "--help")
-    idle = commands.repeat(n, "poll", "-c", a, expect=lambda c: c.get("feed") == 0)
+    idle = commands.poll(n, a, lambda c: c["feeds"] == 0, everything=False)
     print(f"  start-up: check {check.wall:.2f} s, poll (nothing due) {idle.wall:.2f} s", flush=True)
     reader = "skipped (--no-reader)" if args.no_reader else reader_whole(accounting, validating)
-    not_modified = commands.repeat(
-        args.repeat, "poll", "--all", "-c", a, expect=lambda c: c.get("not modified") == feeds
-    )
-    plain_first = commands.repeat(
-        1,
-        "poll",
-        "--all",
-        "-c",
-        b,
-        before=lambda: forget_store(Path(b)),
-        expect=lambda c: c.get("fetched") == feeds,
-    )
-    same_body = commands.repeat(
-        args.repeat, "poll", "--all", "-c", b, expect=lambda c: c.get("unchanged") == feeds
-    )
+    not_modified = commands.poll(args.repeat, a, lambda c: c["not_modified"] == feeds)
+    forget = partial(forget_store, Path(b))
+    plain_first = commands.poll(1, b, lambda c: c["fetched"] == feeds, before=forget)
+    same_body = commands.poll(args.repeat, b, lambda c: c["skipped_unchanged"] == feeds)
     print("  unchanged rounds done", flush=True)
     everyone = {"feeds": list(range(feeds)), "by": [1] * feeds}
-    steady = commands.repeat(
+    steady = commands.poll(
         args.repeat,
-        "poll",
-        "--all",
-        "-c",
         a,
+        lambda c: c["fetched"] == feeds and c["new_entries"] == feeds,
         before=lambda: post(bases[0], "/_/advance", everyone),
-        expect=lambda c: c.get("fetched") == feeds and c.get("new entries") == feeds,
     )
     print(f"  steady round: {steady.wall:.2f} s wall, {steady.cpu:.2f} s CPU", flush=True)
     now = args.repeat  # entries each feed has published: one before each steady round

@@ -121,7 +121,7 @@ def simulate(args: argparse.Namespace, accounting: Accounting, folder: Path) -> 
         with config.open("a") as handle:
             handle.write(f'[worker]\npoll_every = "{poll_every}"\n')
         fill = Commands(args, accounting, folder).run(
-            "poll", "--all", "-c", str(config), expect=lambda c: c.get("fetched") == count
+            "poll", "--all", "--json", "-c", str(config), expect=lambda c: c["fetched"] == count
         )
         print(
             f"  worker: store filled ({count} feeds, {fill.wall:.1f} s); the day starts", flush=True
