@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from _feeds import feed_body
-from _measure import feedparser_defaults, reader_python
+from _measure import cpu_passes, feedparser_defaults, reader_python
 from _processes import Accounting, Measured
 from _report import mark, median, ms, table
 
@@ -78,13 +77,7 @@ def post(base: str, path: str, data: dict[str, Any]) -> None:
 
 def feedparser_cpu(bodies: list[bytes], passes: int) -> float:
     """Median CPU seconds of ``feedparser.parse(bytes)`` with its defaults over all ``bodies``."""
-    spent = []
-    for _ in range(passes):
-        started = time.process_time()
-        for body in bodies:
-            feedparser_defaults(body)
-        spent.append(time.process_time() - started)
-    return median(spent)
+    return median(cpu_passes(feedparser_defaults, bodies, passes))
 
 
 class Commands:

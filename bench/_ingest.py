@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +36,7 @@ from _commands import BROADSHEET  # noqa: E402
 from _feeds import feed_body, kind  # noqa: E402
 from _measure import (  # noqa: E402
     Run,
+    cpu_passes,
     feed_server,
     feedparser_defaults,
     measure,
@@ -185,17 +185,6 @@ def conditional_gets(urls: list[str], settings: PollSettings, repeats: int) -> f
     return min(passes)
 
 
-def least_cpu(parse: Callable[[bytes], object], bodies: list[bytes], repeats: int) -> float:
-    """Least CPU seconds of ``repeats`` passes of ``parse`` over ``bodies``."""
-    passes = []
-    for _ in range(repeats):
-        started = time.process_time()
-        for body in bodies:
-            parse(body)
-        passes.append(time.process_time() - started)
-    return min(passes)
-
-
 def parse_costs(entries: int, repeats: int) -> tuple[dict[str, float], dict[str, float]]:
     """CPU seconds per entry of feedparser's defaults and of parse_feed, in this process."""
     theirs: dict[str, float] = {}
@@ -210,8 +199,8 @@ def parse_costs(entries: int, repeats: int) -> tuple[dict[str, float], dict[str,
         def ours_parse(body: bytes, headers: dict[str, str] = headers) -> object:
             return parse_feed(body, headers, "http://127.0.0.1/feed.xml", now)
 
-        theirs[name] = least_cpu(feedparser_defaults, bodies, repeats) / (SAMPLE * entries)
-        ours[name] = least_cpu(ours_parse, bodies, repeats) / (SAMPLE * entries)
+        theirs[name] = min(cpu_passes(feedparser_defaults, bodies, repeats)) / (SAMPLE * entries)
+        ours[name] = min(cpu_passes(ours_parse, bodies, repeats)) / (SAMPLE * entries)
     for costs in (theirs, ours):
         costs["mixed"] = (costs["rss"] + costs["atom"]) / 2
     return theirs, ours
