@@ -1,22 +1,16 @@
-"""Ingest cost end to end: poll rounds against a local feed server, beside feedparser and reader.
+"""In-process figures for bench/ingest.py: ``ingest.poll.poll`` rounds and ``parse_feed`` alone.
 
-    .venv/bin/python bench/ingest.py [--feeds 200] [--entries 20] [--hosts 10] [--no-reader]
+The second section of bench/ingest.py (the first, whole commands, is ``_commands.py``): against
+bench/_server.py in its own process,
 
-Starts bench/_server.py (generated news feeds, half RSS 2.0 with content:encoded, half Atom,
-about 2 KB of article HTML per entry) in its own process on several loopback addresses, and
-prints:
+- the CPU and wall time per entry of a first ``poll()`` round into a fresh SQLite store (fetch,
+  parse, sanitize, store), with the parser pool started inside ``poll()`` and beforehand, beside
+  ``parse_feed`` and ``feedparser.parse(bytes)`` with its defaults, in-process, on the same bytes;
+- the CPU of rounds where nothing changed (all 304; the same body without validators) beside a
+  full round, and the client CPU per conditional GET.
 
-1. the CPU and wall time per entry of an ``ingest.poll.poll`` round into a fresh SQLite store
-   (fetch, parse, sanitize, store), beside ``feedparser.parse(bytes)`` with its defaults on the
-   same bytes;
-2. that first round's wall and CPU time beside lemon24/reader's ``update_feeds()`` on the same
-   server (reader runs in its own virtualenv, $BROADSHEET_BENCH_VENV, made on first use);
-3. the CPU of rounds where nothing changed (all 304; all the same body without validators)
-   beside a full round, and the client CPU per conditional GET.
-
-A round is measured twice over: with the parser pool started inside ``poll()`` (as
-`broadsheet poll` runs it) and with a pool started beforehand (as `broadsheet worker` keeps one).
-CPU includes child processes (the parser pool); the server's CPU is never counted.
+CPU here is this process's (all threads) plus its child processes' (the parser pool, from /proc);
+the server's CPU is never counted.
 """
 
 from __future__ import annotations
@@ -28,25 +22,28 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
+import _commands as commands  # noqa: E402
+import _worker_day as worker_day  # noqa: E402
 import feedparser  # noqa: E402
+from _commands import BROADSHEET  # noqa: E402
 from _feeds import feed_body, kind  # noqa: E402
 from _measure import (  # noqa: E402
     Run,
+    cpu_passes,
     feed_server,
     feedparser_defaults,
     measure,
-    reader_round,
     wait_idle,
 )
+from _processes import Accounting  # noqa: E402
+from _report import ms, table  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
 
 from ingest.fetch import Fetcher  # noqa: E402
@@ -73,7 +70,6 @@ class Results:
     conditional: float  # CPU seconds per conditional GET, fetcher alone
     feedparser: dict[str, float]  # CPU seconds per entry, by format and "mixed"
     parse_feed: dict[str, float]
-    reader: dict[str, Any] | str
 
 
 class Bench:
@@ -135,11 +131,8 @@ class Bench:
             not_modified = self.unchanged(first, "not_modified")
             same_hash = self.unchanged(second, "skipped_unchanged")
             conditional = conditional_gets(validating, self.settings, args.repeat)
-            reader = "skipped (--no-reader)" if args.no_reader else reader_round(validating)
         theirs, ours = parse_costs(args.entries, args.repeat)
-        return Results(
-            cold, warm, full_plain, not_modified, same_hash, conditional, theirs, ours, reader
-        )
+        return Results(cold, warm, full_plain, not_modified, same_hash, conditional, theirs, ours)
 
 
 def cpu(run: Run) -> float:
@@ -192,17 +185,6 @@ def conditional_gets(urls: list[str], settings: PollSettings, repeats: int) -> f
     return min(passes)
 
 
-def least_cpu(parse: Callable[[bytes], object], bodies: list[bytes], repeats: int) -> float:
-    """Least CPU seconds of ``repeats`` passes of ``parse`` over ``bodies``."""
-    passes = []
-    for _ in range(repeats):
-        started = time.process_time()
-        for body in bodies:
-            parse(body)
-        passes.append(time.process_time() - started)
-    return min(passes)
-
-
 def parse_costs(entries: int, repeats: int) -> tuple[dict[str, float], dict[str, float]]:
     """CPU seconds per entry of feedparser's defaults and of parse_feed, in this process."""
     theirs: dict[str, float] = {}
@@ -217,129 +199,75 @@ def parse_costs(entries: int, repeats: int) -> tuple[dict[str, float], dict[str,
         def ours_parse(body: bytes, headers: dict[str, str] = headers) -> object:
             return parse_feed(body, headers, "http://127.0.0.1/feed.xml", now)
 
-        theirs[name] = least_cpu(feedparser_defaults, bodies, repeats) / (SAMPLE * entries)
-        ours[name] = least_cpu(ours_parse, bodies, repeats) / (SAMPLE * entries)
+        theirs[name] = min(cpu_passes(feedparser_defaults, bodies, repeats)) / (SAMPLE * entries)
+        ours[name] = min(cpu_passes(ours_parse, bodies, repeats)) / (SAMPLE * entries)
     for costs in (theirs, ours):
         costs["mixed"] = (costs["rss"] + costs["atom"]) / 2
     return theirs, ours
 
 
-def ms(seconds: float) -> str:
-    """Seconds as milliseconds with three or so significant digits."""
-    value = seconds * 1000
-    return f"{value:.3f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
-
-
-def table(rows: list[list[str]]) -> None:
-    """Print rows as columns, the first row as the heading; numbers right-aligned."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for number, row in enumerate(rows):
-        cells = [
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ]
-        print("  " + "  ".join(cells).rstrip())
-        if number == 0:
-            print("  " + "  ".join("-" * width for width in widths))
-
-
-def verdict(met: bool) -> str:
-    """'met' or 'MISSED'."""
-    return "met" if met else "MISSED"
-
-
-def print_settings(args: argparse.Namespace, settings: PollSettings) -> None:
+def print_settings(args: argparse.Namespace, accounting: Accounting) -> None:
     """What was measured, on what, with which settings."""
     per_entry = sum(len(feed_body(n, args.entries)) for n in range(2)) / 2 / args.entries
     hosts = f"127.0.0.1 .. 127.0.0.{args.hosts}" if args.hosts > 1 else "127.0.0.1"
-    processes = settings.workers or os.cpu_count() or 1
+    load = os.getloadavg()
+    cpus = os.cpu_count() or 1
+    busy = (
+        " (a busy machine: wall times are inflated, CPU figures hold up better)"
+        if load[0] > 0.25 * cpus
+        else ""
+    )
     print(
-        f"Broadsheet ingest benchmark: {os.cpu_count()} CPUs, load average "
-        f"{os.getloadavg()[0]:.2f} at start, Python {sys.version.split()[0]}, "
-        f"feedparser {feedparser.__version__}\n"
+        f"Broadsheet ingest benchmark: {cpus} CPUs, load average "
+        f"{', '.join(f'{v:.2f}' for v in load)} at start{busy}\n"
+        f"  Python {sys.version.split()[0]}, feedparser {feedparser.__version__}, "
+        f"broadsheet as `{' '.join(BROADSHEET)}`\n"
         f"  feeds:   {args.feeds} x {args.entries} entries; half RSS 2.0 with content:encoded, "
         "half Atom 1.0;\n"
         f"           {per_entry / 1024:.1f} KB per entry on the wire, 2.2 KB of it article HTML\n"
         "  server:  bench/_server.py, own process (its CPU not counted), HTTP/1.1 keep-alive,\n"
         f"           {args.hosts} hosts {hosts}, feed n on host n mod {args.hosts}\n"
-        f"  [poll]:  concurrency = {settings.concurrency}, per_host = {settings.per_host}, "
-        f"workers = {settings.workers} ({processes} parser processes), others default\n"
-        "  store:   a fresh SQLite file (WAL) for each first round\n"
-        "  CPU:     this process (all threads) + child processes (the parser pool);\n"
-        f"           least CPU of {args.rounds} first rounds and of {args.repeat} of the rest"
+        f"  [poll]:  concurrency = {args.concurrency}, per_host = {args.per_host}, "
+        f"workers = {args.workers} (0: one parser process per CPU), others default\n"
+        "  store:   SQLite (WAL), a fresh file for each first round\n"
+        f"  CPU:     {accounting.method}: every process a command starts;\n"
+        "           figures are medians; wall is from before the fork to the exit"
     )
+    if accounting.warning:
+        print(f"  WARNING: {accounting.warning}")
 
 
-def print_per_entry(results: Results, args: argparse.Namespace) -> None:
-    """1. A whole round per entry beside feedparser.parse alone."""
+def print_in_process(results: Results, args: argparse.Namespace) -> None:
+    """Section B: poll() rounds and the parsers, in this process."""
     entries = args.feeds * args.entries
     theirs, ours = results.feedparser, results.parse_feed
-    print(f"\n1. Cost per entry, {entries} entries: our whole round vs feedparser.parse alone")
-    rows = [["", "CPU ms/entry", "wall ms/entry", "RSS CPU", "Atom CPU"]]
-    for name, run in (
-        ("poll(), pool started in the round", results.cold),
-        ("poll(), pool started beforehand", results.warm),
-    ):
-        rows.append([name, ms(run.cpu / entries), ms(run.wall / entries), "", ""])
-    for name, costs in (
-        ("parse_feed alone, in-process", ours),
-        ("feedparser.parse(bytes), defaults", theirs),
-    ):
-        rows.append([name, ms(costs["mixed"]), "", ms(costs["rss"]), ms(costs["atom"])])
-    table(rows)
-    for name, run in (
-        ("pool started in the round", results.cold),
-        ("pool started beforehand", results.warm),
-    ):
-        ratio = theirs["mixed"] / (run.cpu / entries)
-        print(
-            f"  feedparser alone / our round ({name}): {ratio:.2f}x in CPU per entry "
-            f"(target > 1: {verdict(ratio > 1)})"
-        )
-
-
-def print_first_round(results: Results, args: argparse.Namespace) -> None:
-    """2. The first round beside reader's update_feeds()."""
-    reader = results.reader
-    print(f"\n2. First round over {args.feeds} feeds x {args.entries} entries, vs reader")
-    rows = [["", "wall s", "CPU s", "own CPU", "children CPU", "entries"]]
+    print(
+        f"\nB. In-process figures (this process + its parser pool, from /proc; least of "
+        f"{args.rounds} first rounds and of {args.repeat} of the rest)"
+    )
+    print(f"\nB1. A first poll() round over {args.feeds} feeds x {args.entries} entries")
+    rows = [["", "wall s", "CPU s", "own CPU", "children CPU", "CPU ms/entry"]]
     for name, run in (
         ("poll(), pool started in the round", results.cold),
         ("poll(), pool started beforehand", results.warm),
     ):
         times = [run.wall, run.cpu, run.own, run.children]
-        rows.append([name, *(f"{t:.2f}" for t in times), str(args.feeds * args.entries)])
-    start = results.cold.children - results.warm.children
-    note = (
-        f"  starting the pool inside the round: about {start:.2f} s more CPU (the pool's processes\n"
-        "  start from a fork server that has imported the parser, then warm up on their first feeds)"
-    )
-    if isinstance(reader, str):
-        table(rows)
-        print(f"{note}\n  reader: {reader}")
-        return
-    name = f"reader {reader['version']} update_feeds()"
-    rows.append(
-        [name, f"{reader['wall']:.2f}", f"{reader['cpu']:.2f}", "", "", str(reader["entries"])]
-    )
+        rows.append([name, *(f"{t:.2f}" for t in times), ms(run.cpu / entries)])
     table(rows)
-    print(note)
-    print("  reader with its defaults: one worker, feedparser's sanitizer on, its own SQLite file")
-    for name, run in (
-        ("pool started in the round", results.cold),
-        ("pool started beforehand", results.warm),
+    rows = [["parsing alone, in-process", "CPU ms/entry", "RSS", "Atom"]]
+    for name, costs in (
+        ("parse_feed", ours),
+        ("feedparser.parse(bytes), defaults", theirs),
     ):
-        wall, spent = reader["wall"] / run.wall, reader["cpu"] / run.cpu
-        print(
-            f"  reader / ours ({name}): {wall:.1f}x wall, {spent:.1f}x CPU "
-            f"(target >= 4x wall: {verdict(wall >= 4)})"
-        )
-
-
-def print_unchanged(results: Results, args: argparse.Namespace) -> None:
-    """3. Rounds where nothing changed beside a full round."""
+        rows.append([name, ms(costs["mixed"]), ms(costs["rss"]), ms(costs["atom"])])
+    table(rows)
+    start = results.cold.children - results.warm.children
+    print(f"  starting the parser pool inside the round: about {start:.2f} s more CPU")
+    for name, run in (("pool started in the round", results.cold), ("beforehand", results.warm)):
+        ratio = (run.cpu / entries) / theirs["mixed"]
+        print(f"  our round ({name}) / feedparser alone, CPU per entry: {ratio:.2f}")
     feeds, full = args.feeds, results.warm
-    print(f"\n3. Rounds where nothing changed, {feeds} feeds, beside a full round")
+    print(f"\nB2. poll() rounds where nothing changed, {feeds} feeds, beside a full round")
     rows = [["round", "wall s", "CPU ms", "CPU ms/feed", "% of full"]]
     for name, run in (
         ("full, first round, validators (pool warm)", results.warm),
@@ -350,31 +278,40 @@ def print_unchanged(results: Results, args: argparse.Namespace) -> None:
         share = f"{100 * run.cpu / full.cpu:.2f}%"
         rows.append([name, f"{run.wall:.2f}", ms(run.cpu), ms(run.cpu / feeds), share])
     table(rows)
-    worst = max(results.not_modified.cpu, results.same_hash.cpu)
     print(
         f"  client CPU per conditional GET (fetcher alone, 304, no store): "
         f"{ms(results.conditional)} ms"
     )
-    print(
-        f"  targets: unchanged round under 1 ms client CPU per feed: "
-        f"{verdict(worst / feeds < 0.001)}; under 2% of a full round: "
-        f"{verdict(worst / full.cpu < 0.02)}"
-    )
+
+
+def options() -> argparse.Namespace:
+    """The command line."""
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add = options.add_argument
+    add("--feeds", type=int, default=200)
+    add("--entries", type=int, default=20)
+    add("--hosts", type=int, default=10, help="loopback addresses, up to 254")
+    add("--per-host", type=int, default=PollSettings.per_host)
+    add("--concurrency", type=int, default=PollSettings.concurrency)
+    add("--workers", type=int, default=0, help="parser processes, 0: one per CPU")
+    add("--rounds", type=int, default=3, help="first rounds measured")
+    add("--repeat", type=int, default=3, help="repeats of the other rounds")
+    add("--startup-runs", type=int, default=5, help="runs of each start-up command")
+    add("--no-reader", action="store_true", help="skip reader's round")
+    add("--no-in-process", action="store_true", help="skip section B")
+    add("--worker", action="store_true", help="simulate 24 hours of the worker (default: short)")
+    add("--worker-hours", type=float, default=3, help="simulated hours without --worker")
+    add("--worker-feeds", type=int, default=1000)
+    add("--half-hour", type=float, default=6, help="real seconds standing for 30 minutes")
+    add("--no-worker-day", action="store_true", help="skip the worker's simulated hours")
+    add("--scale", action="store_true", help="also one worker's memory with --scale-feeds")
+    add("--scale-feeds", type=int, default=10_000)
+    return options.parse_args()
 
 
 def main() -> None:
-    """Measure, then print the settings and the three tables."""
-    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    options.add_argument("--feeds", type=int, default=200)
-    options.add_argument("--entries", type=int, default=20)
-    options.add_argument("--hosts", type=int, default=10, help="loopback addresses, up to 254")
-    options.add_argument("--per-host", type=int, default=PollSettings.per_host)
-    options.add_argument("--concurrency", type=int, default=PollSettings.concurrency)
-    options.add_argument("--workers", type=int, default=0, help="parser processes, 0: one per CPU")
-    options.add_argument("--rounds", type=int, default=2, help="first rounds measured (least CPU)")
-    options.add_argument("--repeat", type=int, default=3, help="repeats of cheap measurements")
-    options.add_argument("--no-reader", action="store_true", help="skip reader's round")
-    args = options.parse_args()
+    """Measure and print, section by section."""
+    args = options()
     settings = replace(
         PollSettings(),
         concurrency=args.concurrency,
@@ -382,10 +319,21 @@ def main() -> None:
         workers=args.workers,
         allow_private=True,  # the feed server is on 127.0.0.1
     )
-    print_settings(args, settings)
-    with tempfile.TemporaryDirectory(prefix="broadsheet-bench-") as folder:
-        results = Bench(args, settings, Path(folder)).measure_all()
-    print_per_entry(results, args)
-    print_first_round(results, args)
-    print_unchanged(results, args)
-    print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
+    accounting = Accounting()
+    print_settings(args, accounting)
+    try:
+        with tempfile.TemporaryDirectory(prefix="broadsheet-bench-") as folder:
+            with feed_server(args.feeds, args.entries, args.hosts) as (bases, _):
+                figures = commands.measure(args, accounting, Path(folder), bases)
+            print("\nA. Whole commands, as users meet them")
+            commands.report(figures, args)
+            if not args.no_worker_day:
+                worker_day.report_day(worker_day.simulate(args, accounting, Path(folder)))
+            if args.scale:
+                worker_day.scale(args, accounting, Path(folder))
+            if not args.no_in_process:
+                results = Bench(args, settings, Path(folder)).measure_all()
+                print_in_process(results, args)
+    finally:
+        accounting.close()
+    print(f"\nload average {', '.join(f'{v:.2f}' for v in os.getloadavg())} at the end")

@@ -1,4 +1,4 @@
-"""Measuring helpers for the benchmarks: CPU with child processes, the feed server, reader's round.
+"""Measuring helpers for the benchmarks: CPU with child processes, the feed server, reader.
 
 Standard library only. CPU is this process's (all threads, ``time.process_time``) plus its
 descendants': live ones read from /proc (user + system, and the children they reaped), reaped
@@ -117,8 +117,8 @@ def server_process(script: str, *args: str) -> Iterator[tuple[list[str], int]]:
         process.wait(timeout=10)
 
 
-def reader_round(urls: list[str]) -> dict[str, Any] | str:
-    """reader's first round over ``urls`` in the benchmark virtualenv, or why it was skipped."""
+def reader_python() -> Path | str:
+    """The benchmark virtualenv's python with reader installed (made on first use), or why not."""
     python = VENV / "bin" / "python"
     probe = [str(python), "-c", "import reader, sgmllib"]
     if not python.exists() or subprocess.run(probe, capture_output=True).returncode != 0:
@@ -130,12 +130,18 @@ def reader_round(urls: list[str]) -> dict[str, Any] | str:
             if done.returncode != 0:
                 last = (done.stderr or done.stdout).strip().splitlines()[-1:]
                 return f"skipped: {' '.join(step[2:])} failed: {' '.join(last)}"
-    command = [str(python), str(HERE / "_reader_round.py"), *urls]
-    done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if done.returncode != 0:
-        last = done.stderr.strip().splitlines()[-1:]
-        return f"skipped: reader's round failed: {' '.join(last)}"
-    return json.loads(done.stdout)
+    return python
+
+
+def cpu_passes(parse: Callable[[bytes], object], bodies: list[bytes], passes: int) -> list[float]:
+    """CPU seconds of each of ``passes`` passes of ``parse`` over ``bodies``, in this process."""
+    spent = []
+    for _ in range(passes):
+        started = time.process_time()
+        for body in bodies:
+            parse(body)
+        spent.append(time.process_time() - started)
+    return spent
 
 
 def feedparser_defaults(body: bytes) -> object:

@@ -6,22 +6,29 @@ Listens on 127.0.0.1 .. 127.0.0.<hosts> (all of 127.0.0.0/8 is loopback on Linux
 each, prints one JSON line ``{"bases": ["http://127.0.0.1:PORT", ...]}`` and serves until its
 standard input closes. Paths:
 
-    /v/N.xml   feed N with ETag and Last-Modified; answers 304 to a matching conditional GET
-    /n/N.xml   feed N without validators: always 200 and the whole body
-    /_/counts  requests served so far by status, as JSON
+    /v/N.xml      feed N with ETag and Last-Modified; answers 304 to a matching conditional GET
+    /n/N.xml      feed N without validators: always 200 and the whole body
+    /_/counts     requests served so far by status, as JSON
+    /_/advance    POST {"feeds": [N, ...], "by": [K, ...]}: feed N publishes K new entries (its
+                  oldest K drop out), so its body, ETag and Last-Modified change
+    /_/reset      POST: every feed back to its first body
 
-Run apart from the client so that its CPU is not counted as the client's. Standard library only.
+Bodies are made when first asked for and kept (up to CACHED feeds; the first CACHED are made at
+start and each advanced feed's new body before /_/advance answers), so that serving costs the
+same for every client measured. Run apart from the client so that its CPU is not counted as
+the client's. Standard library only.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import functools
 import json
 import re
 import sys
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,18 +39,45 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _feeds import content_type, feed_body
 
 _PATH = re.compile(r"^/([vn])/(\d+)\.xml$")
-LAST_MODIFIED = formatdate(1716897600, usegmt=True)  # 2024-05-28 12:00 UTC
+FIRST_MODIFIED = 1716897600  # 2024-05-28 12:00 UTC, when every feed's entry 0 was published
+CACHED = 2048  # feed bodies kept in memory
 
 
 class Feeds:
-    """Every feed's body, type and ETag, generated once at start."""
+    """Every feed's state: how many entries it has published since the start."""
 
     def __init__(self, count: int, entries: int) -> None:
-        self.bodies = [feed_body(n, entries) for n in range(count)]
-        self.types = [content_type(n) for n in range(count)]
-        self.etags = [f'"{hashlib.sha256(b).hexdigest()[:32]}"' for b in self.bodies]
+        self.count_of_feeds, self.entries = count, entries
+        self.shifts = [0] * count
         self.counts: Counter[int] = Counter()
         self.lock = threading.Lock()
+        self.body = functools.lru_cache(maxsize=CACHED)(self._body)
+        self.prepare(range(min(count, CACHED)))
+
+    def _body(self, n: int, shift: int) -> bytes:
+        return feed_body(n, self.entries, first=-shift)  # ``shift`` newer entries published
+
+    def prepare(self, numbers: Iterable[int]) -> None:
+        """Make the current bodies of feeds ``numbers`` now rather than when first asked for."""
+        for n in numbers:
+            self.body(n, self.shifts[n])
+
+    def validators(self, n: int) -> tuple[str, str]:
+        """Feed n's ETag and Last-Modified: they change when it publishes."""
+        shift = self.shifts[n]
+        return f'"{n}-{shift}"', formatdate(FIRST_MODIFIED + shift * 3 * 3600, usegmt=True)
+
+    def advance(self, numbers: list[int], by: list[int]) -> None:
+        """Feeds ``numbers`` publish ``by`` new entries each."""
+        with self.lock:
+            for n, k in zip(numbers, by, strict=True):
+                self.shifts[n] += k
+        self.prepare(numbers)
+
+    def reset(self) -> None:
+        """Every feed back to its first body."""
+        with self.lock:
+            self.shifts = [0] * self.count_of_feeds
 
     def count(self, status: int) -> None:
         """Count one answer."""
@@ -63,23 +97,37 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         """Serve a feed, a 304 or the counts."""
+        feeds = self.feeds
         if self.path == "/_/counts":
-            with self.feeds.lock:
-                data = json.dumps(dict(self.feeds.counts)).encode()
+            with feeds.lock:
+                data = json.dumps(dict(feeds.counts)).encode()
             return self._send(200, {"Content-Type": "application/json"}, data, count=False)
         match = _PATH.match(self.path)
         n = int(match.group(2)) if match else -1
-        if not match or n >= len(self.feeds.bodies):
+        if not match or n >= feeds.count_of_feeds:
             return self._send(404, {"Content-Type": "text/plain"}, b"no such feed\n")
-        headers = {"Content-Type": self.feeds.types[n]}
+        headers = {"Content-Type": content_type(n)}
+        shift = feeds.shifts[n]
         if match.group(1) == "v":
-            etag = self.feeds.etags[n]
-            headers |= {"ETag": etag, "Last-Modified": LAST_MODIFIED}
+            etag, modified = feeds.validators(n)
+            headers |= {"ETag": etag, "Last-Modified": modified}
             tag = self.headers.get("If-None-Match")
             since = self.headers.get("If-Modified-Since")
-            if (tag is not None and etag in tag) or (tag is None and since == LAST_MODIFIED):
+            if (tag is not None and etag in tag) or (tag is None and since == modified):
                 return self._send(304, headers, b"")
-        return self._send(200, headers, self.feeds.bodies[n])
+        return self._send(200, headers, feeds.body(n, shift))
+
+    def do_POST(self) -> None:
+        """Advance some feeds, or reset them all."""
+        length = int(self.headers.get("Content-Length") or 0)
+        asked = json.loads(self.rfile.read(length) or b"{}")
+        if self.path == "/_/advance":
+            self.feeds.advance(asked["feeds"], asked["by"])
+        elif self.path == "/_/reset":
+            self.feeds.reset()
+        else:
+            return self._send(404, {"Content-Type": "text/plain"}, b"no such action\n")
+        self._send(200, {"Content-Type": "application/json"}, b"{}", count=False)
 
     def _send(self, status: int, headers: dict[str, str], body: bytes, count: bool = True) -> None:
         self.send_response(status)

@@ -38,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the ingest package, not bench/ingest.py beside this script
 
+from _processes import proc_fields as proc_stat  # noqa: E402
 from sqlalchemy import Engine, create_engine, func, select, text, update  # noqa: E402
 
 from ingest.models import FeedSpec  # noqa: E402
@@ -70,15 +71,6 @@ class Round:
     def rate(self) -> float:
         """Feeds polled per second."""
         return self.feeds / self.wall
-
-
-def proc_stat(pid: int) -> list[str] | None:
-    """The fields of /proc/PID/stat after the command name, or None when the process is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2 :].split()
 
 
 def tree_cpu(roots: list[int]) -> float:
