@@ -34,9 +34,13 @@ def url_problem(url: str) -> str | None:
         return (
             f"expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB, got {mask_url(url)!r}"
         )
-    port = found["port"]
-    if port and not _is_int(port):  # not echoed: a URL without "@" puts a password there
-        return f"{mask_url(url)!r} is not a database URL (the port after the host is not a number)"
+    if found["port"] is not None and not _is_int(found["port"]):
+        # Without a "@", what stands after "user:" is read as a port: it may be a password.
+        shown = mask_url(url) if found["username"] is not None else f"{found['name']}://***"
+        return (
+            f"{shown!r} is not a database URL (the port after the host is not a number; "
+            "a password goes before the @: USER:PASSWORD@HOST:PORT)"
+        )
     return None
 
 
