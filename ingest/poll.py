@@ -137,7 +137,8 @@ class _Round:
         everything: bool,
         batch_size: int,
     ) -> None:
-        """Poll the claimed batch and the batches after it, then the articles they started."""
+        """Poll ``batch``, then claim and poll the next until none is left or the round stops;
+        then wait for the articles they started."""
         from ingest.articles import Articles
         from ingest.fetch import Fetcher
 
@@ -146,7 +147,12 @@ class _Round:
                 self.settings, fetcher, parser, self._with_engine, self.clock, self.report
             )
             try:
-                await self._feeds(fetcher, parser, batch, started, everything, batch_size)
+                while batch:
+                    deadline = asyncio.get_running_loop().time() + self.settings.lease * LEASE_SHARE
+                    self.report.feeds += len(batch)
+                    await self._batch(fetcher, parser, batch, deadline)
+                    await self._store(self._release_unchanged)
+                    batch = await self._claim(started, everything, batch_size)
                 await self.articles.finish(self.stop)
             finally:
                 await self.articles.cancel()  # none outlives the Fetcher
@@ -167,24 +173,6 @@ class _Round:
             exclude=frozenset(self.given_back),
         )
         return batch
-
-    async def _feeds(
-        self,
-        fetcher: Fetcher,
-        parser: ParsingPool,
-        batch: list[FeedState],
-        started: datetime,
-        everything: bool,
-        batch_size: int,
-    ) -> None:
-        """Poll ``batch``, then claim and poll the next until none is left or the round stops."""
-        while batch:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.settings.lease * LEASE_SHARE
-            self.report.feeds += len(batch)
-            await self._batch(fetcher, parser, batch, deadline)
-            await self._store(self._release_unchanged)
-            batch = await self._claim(started, everything, batch_size)
 
     async def _batch(
         self, fetcher: Fetcher, parser: ParsingPool, batch: list[FeedState], deadline: float
