@@ -17,7 +17,6 @@ from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from broadsheet.config import Settings
-from digests import dkim
 
 
 def warnings(settings: Settings) -> list[str]:
@@ -50,6 +49,8 @@ def _dkim(settings: Settings) -> list[str]:
             f"smtp.dkim_domain: {domain} is not the domain of smtp.from ({sender}): DMARC "
             "passes only when the signing domain matches the From address's domain"
         )
+    from digests import dkim  # dkimpy and its DNS resolver: only for configs that sign
+
     if dkim.load_key(smtp.dkim_key).algorithm == "ed25519":
         found.append(
             f"smtp.dkim_key_env: ${smtp.dkim_key_env} holds an Ed25519 key, which many receivers "

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from broadsheet import api
-from broadsheet.app import App
 from broadsheet.digest_cli import FAILED
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
-from digests.alert_deliver import AlertReport
+
+if TYPE_CHECKING:  # the command imports the alerts run in its body (fast --help)
+    from digests.alert_deliver import AlertReport
 
 NO_RECIPIENTS = (
     'no alerts are sent: [alerts] email is empty in {path}; add email = ["ops@example.org"] '
@@ -27,6 +27,9 @@ def alerts(
     as_json: JsonOption = False,
 ) -> None:
     """Mail [alerts] email about feeds failing longer than `after` or quiet; exit 3 when a send failed."""
+    from broadsheet import api
+    from broadsheet.app import App
+
     application = run_or_exit(lambda: App.open(config))
     if not application.settings.alerts.enabled:
         err.print(f"error: {NO_RECIPIENTS.format(path=application.settings.path)}", markup=False)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from broadsheet import config
 from broadsheet.config import Settings
-from digests.deliver import Delivery
-from ingest.store import feeds as stored_feeds
-from ingest.store import subscribers as stored_subscribers
-from ingest.store.database import failures, open_store
+
+if TYPE_CHECKING:  # imported where used: `broadsheet check` loads the config only
+    from sqlalchemy import Engine
+
+    from digests.deliver import Delivery
 
 # Stores that commands of this process opened; closed when the command ends (``close_opened``),
 # so that their connections (a PostgreSQL server's, SQLite's file locks) do not outlive it even
@@ -50,6 +50,10 @@ class App:
     def engine(self) -> Engine:
         """The store, upgraded to the current schema, with the config's feeds and people synced in."""
         if self._engine is None:
+            from ingest.store import feeds as stored_feeds
+            from ingest.store import subscribers as stored_subscribers
+            from ingest.store.database import failures, open_store
+
             engine = open_store(self.settings.storage_url)
             with failures("adding the config's feeds to the store", "nothing was changed"):
                 stored_feeds.sync(engine, self.settings.feeds, datetime.now(UTC))
@@ -61,6 +65,8 @@ class App:
     @property
     def delivery(self) -> Delivery:
         """Where digests go, from [smtp], [digests], [web] and the feeds' weights."""
+        from digests.deliver import Delivery
+
         weights = {feed.url: feed.weight for feed in self.settings.feeds}
         return Delivery(self.settings.smtp, self.settings.digests, self.settings.web, weights)
 

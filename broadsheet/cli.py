@@ -1,36 +1,35 @@
-"""The `broadsheet` command: a thin layer over ingest and digests."""
+"""The `broadsheet` command: a thin layer over ingest and digests.
+
+Commands are registered here with their options and help, but each imports what it runs on in
+its body: `broadsheet --help` and `broadsheet check` never load the store, the fetcher or the
+digests, and `poll` never loads the digests (DEVELOPERS.md, "Start-up"; tests/test_startup.py).
+"""
 
 from __future__ import annotations
 
-import socket
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from broadsheet import (
     __version__,
-    advice,
     alerts_cli,
     digest_cli,
     feeds_cli,
-    logs,
     subscribers_cli,
     web_cli,
 )
-from broadsheet.app import App, close_opened
-from broadsheet.health import judge
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
 from broadsheet.units import format_duration, parse_duration
-from digests import dkim
-from digests.settings import SmtpSettings
-from ingest.models import FeedState
-from ingest.poll import OFFLINE, RoundReport, due_count, poll
-from ingest.redact import mask_url
-from ingest.store import workers
+
+if TYPE_CHECKING:
+    from broadsheet.app import App
+    from digests.settings import SmtpSettings
+    from ingest.models import FeedState
+    from ingest.report import RoundReport
 
 app = typer.Typer(
     help="Broadsheet polls news feeds into a store and delivers calm daily digests.",
@@ -52,7 +51,7 @@ def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
     """Options before the command apply to it; ``--config`` after the command wins."""
-    ctx.call_on_close(close_opened)  # the store a command opens is closed when it ends
+    ctx.call_on_close(_close_opened)  # the store a command opens is closed when it ends
     if version:
         out.print(f"broadsheet {__version__}", markup=False)
         raise typer.Exit()
@@ -61,9 +60,20 @@ def _root(
         raise typer.Exit(2)
 
 
+def _close_opened() -> None:
+    """Close the stores this command opened; none can be open when the app was never imported."""
+    opened = sys.modules.get("broadsheet.app")
+    if opened is not None:
+        opened.close_opened()
+
+
 @app.command()
 def check(config: ConfigOption = None) -> None:
     """Validate the config and print a summary; touches neither the network nor the store."""
+    from broadsheet import advice
+    from broadsheet.app import App
+    from ingest.redact import mask_url
+
     settings = run_or_exit(lambda: App.load(config).settings)
     enabled = sum(1 for feed in settings.feeds if feed.enabled)
     tags = sorted({tag for feed in settings.feeds for tag in feed.tags})
@@ -116,6 +126,8 @@ def check(config: ConfigOption = None) -> None:
 
 def _print_dkim(smtp: SmtpSettings) -> None:
     """Who signs, with which key, and the DNS record that must publish its public half."""
+    from digests import dkim
+
     key = dkim.load_key(smtp.dkim_key)  # the config check loaded it already
     out.print(
         f"  dkim         signs as {smtp.dkim_domain}, selector {smtp.dkim_selector} "
@@ -134,6 +146,8 @@ def poll_command(
     as_json: JsonOption = False,
 ) -> None:
     """One round over the feeds that are due: fetch, store new entries, print a summary."""
+    from broadsheet.app import App
+
     application = run_or_exit(lambda: App.open(config))
     report = run_or_exit(lambda: poll_round(application, all_feeds, quiet=as_json))
     if as_json:
@@ -144,6 +158,8 @@ def poll_command(
 
 def print_round(report: RoundReport, shown: int = 20) -> None:
     """The round's summary line, then the first failures, each with its feed."""
+    from ingest.poll import OFFLINE
+
     out.print(report.summary(), markup=False)
     for error in report.errors[:shown]:
         err.print(f"  {error['url']}: {error['error']}", markup=False)
@@ -155,6 +171,8 @@ def print_round(report: RoundReport, shown: int = 20) -> None:
 
 def poll_round(application: App, everything: bool, *, quiet: bool) -> RoundReport:
     """One poll round, with a progress bar when a person is watching."""
+    from ingest.poll import due_count, poll
+
     settings = application.settings
     if quiet or not err.is_terminal:
         return poll(application.engine, settings.poll, everything=everything)
@@ -165,6 +183,8 @@ def poll_round(application: App, everything: bool, *, quiet: bool) -> RoundRepor
 
 @contextmanager
 def _progress(total: int) -> Iterator[Callable[[FeedState, str], None]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (
         TextColumn("polling"),
         BarColumn(),
@@ -201,6 +221,8 @@ def run_command(
     if not once:
         err.print("`broadsheet run` needs --once; to run on a schedule use `broadsheet worker`.")
         raise typer.Exit(2)
+    from broadsheet.app import App
+
     application = run_or_exit(lambda: App.open(config))
     report = run_or_exit(lambda: poll_round(application, False, quiet=as_json))
     if not as_json:
@@ -231,6 +253,8 @@ def worker_command(
     ] = None,
 ) -> None:
     """Run until stopped: poll feeds when due, deliver digests on schedule (SIGHUP reloads config)."""
+    from broadsheet import logs
+    from broadsheet.app import App
     from broadsheet.worker import Worker  # only the worker needs the scheduler
 
     application = run_or_exit(lambda: App.open(config))
@@ -254,6 +278,13 @@ def health_command(
     ] = None,
 ) -> None:
     """Exit 0 when a worker's last poll round succeeded recently (Docker's HEALTHCHECK), else 1."""
+    import socket
+    from datetime import UTC, datetime
+
+    from broadsheet.app import App
+    from broadsheet.health import judge
+    from ingest.store import workers
+
     chosen = _within(within) if within else None
     application = run_or_exit(lambda: App.open(config))
     limit = chosen or application.settings.worker.healthy_within

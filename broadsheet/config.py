@@ -36,7 +36,7 @@ from digests.settings import (
 from ingest.errors import ConfigError
 from ingest.models import FeedSpec, PollSettings
 from ingest.redact import mask_url
-from ingest.store.database import url_problem
+from ingest.store.urls import url_problem
 
 DEFAULT_PATH = Path("config/broadsheet.toml")
 ENV_VAR = "BROADSHEET_CONFIG"

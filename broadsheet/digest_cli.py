@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from broadsheet import api
-from broadsheet.app import App
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
-from digests.deliver import DigestReport, attempt
-from digests.render import plural, render_html, render_markdown, render_text
-from digests.settings import Subscriber
+
+if TYPE_CHECKING:  # each command imports the digests in its body (fast --help, check and poll)
+    from broadsheet import api
+    from broadsheet.app import App
+    from digests.report import DigestReport
+    from digests.settings import Subscriber
 
 FAILED = 3  # some digests failed (they are retried): cron mails the output, a script can tell
 SubscriberOption = Annotated[
@@ -48,6 +49,8 @@ def digest(
     as_json: JsonOption = False,
 ) -> None:
     """Deliver every digest that is due now (email and/or Markdown), exactly once; exit 3 when some failed."""
+    from broadsheet.app import App
+
     application = run_or_exit(lambda: App.open(config))
     report = deliver(
         application, pick(application, subscriber), force=now, dry_run=dry_run, quiet=as_json
@@ -74,6 +77,8 @@ def deliver(
 
     A line per digest is logged unless quiet.
     """
+    from broadsheet import api
+
     return run_or_exit(
         lambda: api.deliver(
             application,
@@ -137,6 +142,11 @@ def preview(
     ] = False,
 ) -> None:
     """Render the subscriber's next digest (up to now) without sending or recording anything."""
+    from broadsheet import api
+    from broadsheet.app import App
+    from digests.deliver import attempt
+    from digests.render import render_html, render_markdown, render_text
+
     renderers = {"html": render_html, "text": render_text, "markdown": render_markdown}
     if fmt not in renderers:
         err.print(f"--format must be html, text or markdown, not {fmt!r}.")
@@ -160,6 +170,8 @@ def preview(
 
 def explanation(explained: api.Explanation) -> str:
     """``preview --explain``: each story best first, its score, how it is shown and why."""
+    from digests.render import plural
+
     digest = explained.digest
     subscriber = digest.subscriber
     budget = (

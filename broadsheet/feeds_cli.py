@@ -5,21 +5,21 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from broadsheet import USER_AGENT, api, config_edit
-from broadsheet.app import App
-from broadsheet.config import locate
+from broadsheet import USER_AGENT
 from broadsheet.output import ConfigOption, err, out, run_or_exit, to_json
 from broadsheet.units import format_duration
-from ingest import discover, opml
 from ingest.errors import BroadsheetError
 from ingest.models import PollSettings
 from ingest.redact import mask_data
-from ingest.store import feeds as stored_feeds
+
+# Each command imports what it runs on in its body: `broadsheet --help` and the other commands
+# do not pay for the store, the fetcher or the digests (see DEVELOPERS.md, "Start-up").
+if TYPE_CHECKING:
+    from broadsheet.app import App
 
 app = typer.Typer(help="Show feed health; discover, import, export and reset feeds.")
 
@@ -39,6 +39,11 @@ def feeds(
     """A health table of every configured feed: entries, last success, last error, next poll."""
     if ctx.invoked_subcommand is not None:
         return
+    from rich.table import Table
+
+    from broadsheet.app import App
+    from ingest.store import feeds as stored_feeds
+
     application = run_or_exit(lambda: App.open(config))
     if failing:
         troubled(application, as_json=as_json)
@@ -67,6 +72,10 @@ def feeds(
 
 def troubled(application: App, *, as_json: bool) -> None:
     """The feeds failing longer than [alerts] after, and those quiet longer than [alerts] quiet."""
+    from rich.table import Table
+
+    from broadsheet import api
+
     now = datetime.now(UTC)
     problems = run_or_exit(lambda: api.failing(application, now))
     if as_json:
@@ -179,6 +188,8 @@ def discover_command(
     config: ConfigOption = None,
 ) -> None:
     """Find the feeds a web page advertises (and well-known feed paths), each checked by a fetch."""
+    from ingest import discover
+
     poll = run_or_exit(lambda: _poll_settings(config))
     found = run_or_exit(lambda: discover.discover_checked(url, poll))
     if not found:
@@ -196,6 +207,9 @@ def discover_command(
 
 def _poll_settings(config: Path | None) -> PollSettings:
     """The config's [poll] settings; the defaults when no config file was named and none exists."""
+    from broadsheet.app import App
+    from broadsheet.config import locate
+
     if config is None and not locate(None).exists():
         return replace(PollSettings(), user_agent=USER_AGENT)
     return App.load(config).settings.poll
@@ -207,6 +221,10 @@ def import_command(
     config: ConfigOption = None,
 ) -> None:
     """Add the OPML file's feeds to the config, keeping its layout; reports every outline skipped."""
+    from broadsheet import config_edit
+    from broadsheet.app import App
+    from ingest import opml
+
     settings = run_or_exit(lambda: App.load(config).settings)
     reading = run_or_exit(lambda: opml.read_outlines(_head(file, opml.MAX_BYTES + 1), str(file)))
     done = run_or_exit(lambda: config_edit.add_feeds(settings.path, reading.feeds))
@@ -241,6 +259,9 @@ def export_command(
     ] = None,
 ) -> None:
     """Print the configured feeds as OPML 2.0, titled as the store knows them when the config does not."""
+    from broadsheet.app import App
+    from ingest import opml
+
     settings = run_or_exit(lambda: App.load(config).settings)
     titles = _stored_titles(config)
     feeds = [replace(feed, title=feed.title or titles.get(feed.url)) for feed in settings.feeds]
@@ -253,6 +274,9 @@ def export_command(
 
 def _stored_titles(config: Path | None) -> dict[str, str]:
     """The titles feeds gave themselves, by config URL; none (with a warning) when the store fails."""
+    from broadsheet.app import App
+    from ingest.store import feeds as stored_feeds
+
     try:
         application = App.open(config)
         rows = stored_feeds.health(application.engine)
@@ -269,6 +293,9 @@ def reset_command(
     config: ConfigOption = None,
 ) -> None:
     """Clear a feed's errors and backoff (and a 410 disabling) so the next poll tries it now."""
+    from broadsheet.app import App
+    from ingest.store import feeds as stored_feeds
+
     application = run_or_exit(lambda: App.open(config))
     feed = stored_feeds.get(application.engine, url)
     if feed is None:

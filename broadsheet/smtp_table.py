@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from broadsheet.checks import Checker, address, duration
-from digests import dkim
 from digests.settings import SmtpSettings
 from ingest.addresses import host_problem
 
@@ -89,6 +88,8 @@ def _dkim(check: Checker, smtp: SmtpSettings) -> None:
             f"expected the name of an environment variable, got {smtp.dkim_key_env!r}",
         )
     elif len(check.problems) == problems:
+        from digests import dkim  # dkimpy and its DNS resolver: only for configs that sign
+
         try:
             dkim.load_key(smtp.dkim_key)
         except ValueError as exc:

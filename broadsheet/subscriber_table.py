@@ -7,10 +7,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from broadsheet.checks import Checker, budget, header_text, http_url, mailbox
-from digests.digest import ORDERS, RANKED
 from digests.schedule import ScheduleError, next_run, to_cron
-from digests.select import compile_regex, is_regex
-from digests.settings import Subscriber
+from digests.settings import ORDERS, RANKED, Subscriber
 
 _SUBSCRIBER_KEYS = {
     "email",
@@ -129,6 +127,10 @@ def _firing(cron: str, schedule: str) -> str:
 def _rules(check: Checker, item: dict[str, Any], where: str, key: str) -> tuple[str, ...]:
     """Keyword rules: words, or /regular expressions/ that RE2 (linear time) can run."""
     rules = check.strings(item, key, where)
+    if not rules:
+        return rules
+    from digests.select import compile_regex, is_regex  # RE2: only for configs with keywords
+
     for index, rule in enumerate(rules):
         if is_regex(rule):
             try:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.table import Table
 
-from broadsheet import api
-from broadsheet.app import App
 from broadsheet.feeds_cli import ago
 from broadsheet.output import ConfigOption, JsonOption, err, out, run_or_exit, to_json
+
+if TYPE_CHECKING:  # each command imports the application API in its body (fast --help)
+    from broadsheet import api
 
 T = TypeVar("T")
 EmailArgument = Annotated[str, typer.Argument(help="The subscriber's email address.")]
@@ -45,6 +45,11 @@ def subscribers(
     """Every subscriber: state (active, paused, unsubscribed, not in config), schedule, next digest."""
     if ctx.invoked_subcommand is not None:
         return
+    from rich.table import Table
+
+    from broadsheet import api
+    from broadsheet.app import App
+
     application = run_or_exit(lambda: App.open(config))
     now = datetime.now(UTC)
     views = run_or_exit(lambda: api.subscribers(application, now))
@@ -64,14 +69,12 @@ def subscribers(
             ago(view.next_due, now) if view.next_due else "-",
         )
     out.print(table)
-    counts = {state: sum(v.state == state for v in views) for state in _STATES}
+    states = ("active", "paused", "unsubscribed", api.NOT_IN_CONFIG)
+    counts = {state: sum(v.state == state for v in views) for state in states}
     shown = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
     out.print(
         f"{len(views)} {'subscriber' if len(views) == 1 else 'subscribers'}: {shown or 'none'}."
     )
-
-
-_STATES = ("active", "paused", "unsubscribed", api.NOT_IN_CONFIG)
 
 
 def as_dict(view: api.SubscriberView) -> dict[str, Any]:
@@ -88,6 +91,9 @@ def _state(view: api.SubscriberView) -> str:
 @app.command("unsubscribe")
 def unsubscribe(email: EmailArgument, config: ConfigOption = None) -> None:
     """Stop every digest to EMAIL (the person asked, e.g. by replying to the unsubscribe address)."""
+    from broadsheet import api
+    from broadsheet.app import App
+
     application = run_or_exit(lambda: App.open(config))
     before = _known(lambda: api.subscriber(application, email))
     after = run_or_exit(lambda: api.unsubscribe(application, email, via="command"))
@@ -104,6 +110,9 @@ def unsubscribe(email: EmailArgument, config: ConfigOption = None) -> None:
 @app.command("resubscribe")
 def resubscribe(email: EmailArgument, config: ConfigOption = None) -> None:
     """Send digests to EMAIL again: only at the person's own request, never on your own."""
+    from broadsheet import api
+    from broadsheet.app import App
+
     application = run_or_exit(lambda: App.open(config))
     before = _known(lambda: api.subscriber(application, email))
     after = run_or_exit(lambda: api.resubscribe(application, email))
@@ -118,6 +127,7 @@ def resubscribe(email: EmailArgument, config: ConfigOption = None) -> None:
 
 def _known(action: Callable[[], T]) -> T:
     """``action``'s result; an address nobody configured exits 2, naming those configured."""
+    from broadsheet import api
 
     def checked() -> T:
         try:

@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from broadsheet import logs
-from broadsheet.app import App
-from broadsheet.config import MIN_SECRET, NEW_SECRET
 from broadsheet.output import ConfigOption, err, out, run_or_exit
 
 
@@ -31,6 +29,9 @@ def web(
     if new_secret:
         out.print(secrets.token_urlsafe(32), markup=False)
         return
+    from broadsheet.app import App
+    from broadsheet.config import MIN_SECRET, NEW_SECRET
+
     application = run_or_exit(lambda: App.open(config))
     settings = application.settings.web
     if len(settings.secret) < MIN_SECRET:

@@ -40,12 +40,9 @@ from digests.cluster import Item, cluster
 from digests.models import DigestEntry, Window
 from digests.rank import rank
 from digests.select import Trimmed, select
-from digests.settings import DigestSettings, Subscriber
+from digests.settings import BY_TAG, ORDERS, RANKED, DigestSettings, Subscriber
 
 OTHER = "Other"
-RANKED = "ranked"
-BY_TAG = "by_tag"
-ORDERS = (RANKED, BY_TAG)
 INDEX_LENGTH = 8
 INDEX_MIN = 4
 

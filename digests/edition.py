@@ -27,10 +27,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from digests.cluster import Item
-from digests.digest import BY_TAG, Digest, Group, Section
+from digests.digest import Digest, Group, Section
 from digests.models import DigestEntry, Window
 from digests.select import Trimmed
-from digests.settings import Subscriber
+from digests.settings import BY_TAG, Subscriber
 
 VERSION = 2
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+# How a digest is laid out (a subscriber's ``order``): best story first, or grouped by tag.
+RANKED = "ranked"
+BY_TAG = "by_tag"
+ORDERS = (RANKED, BY_TAG)
+
 
 @dataclass(frozen=True)
 class SmtpSettings:
@@ -94,7 +99,7 @@ class Subscriber:
     exclude: tuple[str, ...] = ()
     budget: float = 0.0  # reading time in seconds the stories in full may take; 0: no budget
     boost: tuple[str, ...] = ()  # words or /regex/ that lift a story (see digests/rank.py)
-    order: str = "ranked"  # "ranked": best first; "by_tag": grouped by tag and feed, ranked inside
+    order: str = RANKED  # RANKED: best first; BY_TAG: grouped by tag and feed, ranked inside
     full_text: bool = False  # Markdown digests carry the whole article when it was read in full
     # Why this subscriber gets nothing now ("unsubscribed ...", "paused until ..."); '' to send.
     hold: str = ""

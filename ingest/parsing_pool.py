@@ -27,7 +27,6 @@ from typing import Any, TypeVar
 
 from ingest.errors import ParseError
 from ingest.models import Article, ParsedFeed
-from ingest.parse import parse_feed
 
 T = TypeVar("T")
 
@@ -71,7 +70,7 @@ class ParsingPool:
         """Parse one feed's bytes (``known``: see ``parse_feed``); ParseError when it is not a
         feed, takes too long or crashes."""
         return await self._run(
-            "parsing", "feed", parse_feed, content, dict(headers), url, now, tuple(known)
+            "parsing", "feed", _parse, content, dict(headers), url, now, tuple(known)
         )
 
     async def extract(self, content: bytes, headers: Mapping[str, str], url: str) -> Article | None:
@@ -128,6 +127,20 @@ class ParsingPool:
         lifeline, self._lifeline = self._lifeline, None
         for end in lifeline or ():
             end.close()
+
+
+def _parse(
+    content: bytes,
+    headers: dict[str, str],
+    url: str,
+    now: datetime,
+    known: tuple[tuple[str, str], ...] = (),
+) -> ParsedFeed:
+    """``parse_feed``, importing feedparser only where a feed is parsed (a round with nothing
+    to parse never loads it; the fork server has it preloaded for the pool's processes)."""
+    from ingest.parse import parse_feed
+
+    return parse_feed(content, headers, url, now, known)
 
 
 def _extract(content: bytes, headers: dict[str, str], url: str) -> Article | None:

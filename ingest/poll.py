@@ -18,15 +18,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
 from ingest import decide
-from ingest.articles import Articles
 from ingest.backlog import backlog
 from ingest.errors import FeedError, FeedGone, HostNotFound, StoreError
-from ingest.fetch import Fetcher
 from ingest.models import FeedState, Fetched, ParsedFeed, PollSettings
 from ingest.parsing_pool import ParsingPool
 from ingest.report import RoundReport, unexpected
@@ -34,6 +32,10 @@ from ingest.store import entries as stored_entries
 from ingest.store import feeds as stored_feeds
 from ingest.store.database import failures as store_failures
 from ingest.store.database import is_outage
+
+if TYPE_CHECKING:  # imported by a round that has feeds to fetch: one with none stays light
+    from ingest.articles import Articles
+    from ingest.fetch import Fetcher
 
 Progress = Callable[[FeedState, str], None]
 log = logging.getLogger(__name__)
@@ -119,48 +121,58 @@ class _Round:
         started = self.clock()
         batch_size = max(self.settings.concurrency * 2, 16)
         try:
-            async with Fetcher(self.settings) as fetcher:
-                self.articles = Articles(
-                    self.settings, fetcher, parser, self._with_engine, self.clock, self.report
-                )
-                try:
-                    await self._feeds(fetcher, parser, started, everything, batch_size)
-                    await self.articles.finish(self.stop)
-                finally:
-                    await self.articles.cancel()  # none outlives the Fetcher
+            batch = await self._claim(started, everything, batch_size)
+            if batch:  # the fetcher (httpx) is opened, and imported, only for feeds to poll
+                await self._fetching(parser, batch, started, everything, batch_size)
             await self._store(self._note_leases, started, everything)
         finally:
             self.writer.shutdown(wait=True)
         return self.report
 
-    async def _feeds(
+    async def _fetching(
         self,
-        fetcher: Fetcher,
         parser: ParsingPool,
+        batch: list[FeedState],
         started: datetime,
         everything: bool,
         batch_size: int,
     ) -> None:
-        """Claim and poll batches of due feeds until none is left or the round is stopped."""
-        while not self.stop.is_set():
-            batch = await self._store(
-                stored_feeds.claim,
-                self.engine,
-                self.owner,
-                self.clock(),
-                self.settings.lease,
-                batch_size,
-                since=started,
-                everything=everything,
-                exclude=frozenset(self.given_back),
+        """Poll ``batch``, then claim and poll the next until none is left or the round stops;
+        then wait for the articles they started."""
+        from ingest.articles import Articles
+        from ingest.fetch import Fetcher
+
+        async with Fetcher(self.settings) as fetcher:
+            self.articles = Articles(
+                self.settings, fetcher, parser, self._with_engine, self.clock, self.report
             )
-            if not batch:
-                break
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.settings.lease * LEASE_SHARE
-            self.report.feeds += len(batch)
-            await self._batch(fetcher, parser, batch, deadline)
-            await self._store(self._release_unchanged)
+            try:
+                while batch:
+                    deadline = asyncio.get_running_loop().time() + self.settings.lease * LEASE_SHARE
+                    self.report.feeds += len(batch)
+                    await self._batch(fetcher, parser, batch, deadline)
+                    await self._store(self._release_unchanged)
+                    batch = await self._claim(started, everything, batch_size)
+                await self.articles.finish(self.stop)
+            finally:
+                await self.articles.cancel()  # none outlives the Fetcher
+
+    async def _claim(self, started: datetime, everything: bool, size: int) -> list[FeedState]:
+        """The next batch of due feeds, under this round's lease (none once it is stopped)."""
+        if self.stop.is_set():
+            return []
+        batch: list[FeedState] = await self._store(
+            stored_feeds.claim,
+            self.engine,
+            self.owner,
+            self.clock(),
+            self.settings.lease,
+            size,
+            since=started,
+            everything=everything,
+            exclude=frozenset(self.given_back),
+        )
+        return batch
 
     async def _batch(
         self, fetcher: Fetcher, parser: ParsingPool, batch: list[FeedState], deadline: float

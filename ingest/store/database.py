@@ -1,4 +1,9 @@
-"""Open the store's database and bring its schema up to date (Alembic)."""
+"""Open the store's database and bring its schema up to date (Alembic, imported only when behind).
+
+A store already at ``HEAD_REVISION`` is opened with one plain query: importing Alembic costs
+more than most commands' work. ``HEAD_REVISION`` names the newest migration in
+``migrations/versions``; ``tests/test_store.py`` fails when a migration is added without it.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,8 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
@@ -28,7 +29,11 @@ from ingest.errors import StoreError
 from ingest.redact import mask_text, mask_url
 from ingest.store import diagnose
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+HEAD_REVISION = "0010_item_hashes"  # the newest migration's revision: update it with each new one
 _PG_MIGRATION_LOCK = 7_141_020_250  # pg_advisory_lock key: one migrating process at a time
 
 
@@ -65,19 +70,6 @@ def create(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
         f"storage url {mask_url(url)!r}: only sqlite:/// and postgresql+psycopg:// databases "
         "are supported"
     )
-
-
-def url_problem(url: str) -> str | None:
-    """Why ``url`` cannot name a store (credentials masked), or None when it can."""
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError) as exc:
-        return f"{mask_url(url)!r} is not a database URL ({mask_text(str(exc))})"
-    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-        return (
-            f"expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB, got {mask_url(url)!r}"
-        )
-    return None
 
 
 def _prepare_sqlite_file(path: Path) -> None:
@@ -174,6 +166,8 @@ def _sqlite_pragmas(engine: Engine, busy_timeout: float) -> None:
 
 
 def _alembic_config(connection: Any) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -183,12 +177,16 @@ def _alembic_config(connection: Any) -> Config:
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest version, keeping data; safe to run from many processes."""
     try:
+        if at_head(engine):
+            return  # the common case: no lock, no Alembic
         with engine.connect() as connection:
             if engine.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
                 connection.commit()
             try:
                 if current_revision(connection) != head_revision():
+                    from alembic import command
+
                     command.upgrade(_alembic_config(connection), "head")
                     connection.commit()
             finally:
@@ -210,13 +208,27 @@ def upgrade(engine: Engine) -> None:
         ) from exc
 
 
+def at_head(engine: Engine) -> bool:
+    """Whether the database's schema is at ``HEAD_REVISION``, read with a plain query."""
+    with engine.connect() as connection:
+        if not connection.dialect.has_table(connection, "alembic_version"):
+            return False  # a new store
+        found = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+        return list(found) == [HEAD_REVISION]
+
+
 def current_revision(connection: Any) -> str | None:
-    """The schema version the database is at (None when empty)."""
+    """The schema version the database is at (None when empty), as Alembic reads it."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision() -> str | None:
-    """The newest schema version this code knows."""
+    """The newest schema version in ``migrations/versions``, as Alembic finds it."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return ScriptDirectory.from_config(config).get_current_head()
