@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from ingest import decide
 from ingest.backlog import backlog
 from ingest.errors import FeedError, FeedGone, HostNotFound, StoreError
+from ingest.interrupt import interruptible
 from ingest.models import FeedState, Fetched, ParsedFeed, PollSettings
 from ingest.parsing_pool import ParsingPool
 from ingest.report import RoundReport, unexpected
@@ -84,9 +85,9 @@ def poll(
     )
     with store_failures("polling", kept):
         if parser is not None:
-            return asyncio.run(round_.run(parser, everything))
+            return asyncio.run(interruptible(round_.run(parser, everything)))
         with ParsingPool(settings.workers) as own_parser:
-            return asyncio.run(round_.run(own_parser, everything))
+            return asyncio.run(interruptible(round_.run(own_parser, everything)))
 
 
 def due_count(engine: Engine, *, everything: bool = False, now: datetime | None = None) -> int:
