@@ -267,7 +267,7 @@ def test_a_killed_digest_neither_loses_nor_doubles_a_digest(harness: Harness) ->
     harness.complete()  # entries to send
     for trial in range(TRIALS):
         harness.next_trial(trial, subscribers=2, revise=False)
-        harness.kill_later(harness.start("digest"), 0.2, 2.0)
+        harness.kill_later(harness.start("digest"), 0.05, 1.0)  # a digest run takes well under 1 s
     harness.complete()
     harness.check()
     assert harness.kills, "no trial killed the command: the delays are too long"
