@@ -40,7 +40,7 @@ from _measure import (  # noqa: E402
     feed_server,
     feedparser_defaults,
     measure,
-    wait_idle,
+    warm_up,
 )
 from _processes import Accounting  # noqa: E402
 from _report import ms, table  # noqa: E402
@@ -151,18 +151,6 @@ def same_bytes(base: str, numbers: list[int], entries: int) -> None:
         with urllib.request.urlopen(f"{base}/n/{n}.xml", timeout=10) as response:
             if response.read() != feed_body(n, entries):
                 raise SystemExit(f"the server's feed {n} differs from bench/_feeds.py's")
-
-
-def warm_up(pool: ParsingPool, exclude: set[int]) -> None:
-    """Start every process of ``pool`` and let them finish importing."""
-
-    async def parse_some() -> None:
-        now = datetime.now(UTC)
-        jobs = [pool.parse(feed_body(n, 2), {}, "http://127.0.0.1/", now) for n in range(8)]
-        await asyncio.gather(*jobs)
-
-    asyncio.run(parse_some())
-    wait_idle(exclude)
 
 
 def conditional_gets(urls: list[str], settings: PollSettings, repeats: int) -> float:

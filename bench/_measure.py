@@ -153,3 +153,19 @@ def feedparser_defaults(body: bytes) -> object:
         return feedparser.parse(body)
     finally:
         preferred[:] = saved
+
+
+def warm_up(pool: Any, exclude: set[int]) -> None:
+    """Start every process of the parser pool ``pool`` and let them finish importing."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from _feeds import feed_body
+
+    async def parse_some() -> None:
+        now = datetime.now(UTC)
+        jobs = [pool.parse(feed_body(n, 2), {}, "http://127.0.0.1/", now) for n in range(8)]
+        await asyncio.gather(*jobs)
+
+    asyncio.run(parse_some())
+    wait_idle(exclude)

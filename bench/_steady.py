@@ -15,7 +15,6 @@ the same body without validators) per feed.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -31,7 +30,13 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import feedparser  # noqa: E402
 from _feeds import feed_body  # noqa: E402
-from _measure import Run, feedparser_defaults, measure, server_process, wait_idle  # noqa: E402
+from _measure import (  # noqa: E402
+    Run,
+    feedparser_defaults,
+    measure,
+    server_process,
+    warm_up,
+)
 from sqlalchemy import Engine  # noqa: E402
 
 from ingest.models import FeedSpec, PollSettings  # noqa: E402
@@ -95,18 +100,6 @@ class Steady:
 def least(runs: object) -> Run:
     """The run with the least CPU."""
     return min(runs, key=lambda run: run.cpu)  # type: ignore[call-overload]
-
-
-def warm_up(pool: ParsingPool, exclude: set[int]) -> None:
-    """Start every process of ``pool`` and let them finish importing."""
-
-    async def parse_some() -> None:
-        now = datetime.now(UTC)
-        jobs = [pool.parse(feed_body(n, 2), {}, "http://127.0.0.1/", now) for n in range(8)]
-        await asyncio.gather(*jobs)
-
-    asyncio.run(parse_some())
-    wait_idle(exclude)
 
 
 def feedparser_cpu(bodies: list[bytes], repeats: int = 3) -> float:
