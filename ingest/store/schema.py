@@ -129,18 +129,30 @@ entries = Table(
 )
 Index("ix_entries_first_seen", entries.c.first_seen_at)
 Index("ix_entries_seal", entries.c.seal)
-Index(
-    "ix_entries_full_text_pending",
-    entries.c.feed_id,
-    postgresql_where=entries.c.full_text_status == "pending",
-    sqlite_where=entries.c.full_text_status == "pending",
-)
-Index(
-    "ix_entries_unsealed",
-    entries.c.id,
-    postgresql_where=entries.c.seal.is_(None),
-    sqlite_where=entries.c.seal.is_(None),
-)
+
+
+def declare_partial_indexes() -> None:
+    """Add the partial indexes (created by migrations 0002 and 0009) to ``metadata``.
+
+    They are declared on demand, for the migrations' environment: a dialect-specific ``where``
+    makes SQLAlchemy import that dialect, PostgreSQL's included (about 50 ms), and every command
+    importing this module would pay it.
+    """
+    if "ix_entries_unsealed" in {index.name for index in entries.indexes}:
+        return
+    Index(
+        "ix_entries_full_text_pending",
+        entries.c.feed_id,
+        postgresql_where=entries.c.full_text_status == "pending",
+        sqlite_where=entries.c.full_text_status == "pending",
+    )
+    Index(
+        "ix_entries_unsealed",
+        entries.c.id,
+        postgresql_where=entries.c.seal.is_(None),
+        sqlite_where=entries.c.seal.is_(None),
+    )
+
 
 # One row: the last seal number handed out. Taking the next one locks the row, so sealers run
 # one after another and each sees every earlier sealer's work.

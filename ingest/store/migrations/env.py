@@ -2,7 +2,9 @@
 
 from alembic import context
 
-from ingest.store.schema import metadata
+from ingest.store.schema import declare_partial_indexes, metadata
+
+declare_partial_indexes()
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
