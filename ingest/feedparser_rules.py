@@ -1,0 +1,181 @@
+"""feedparser's rules for the elements ``ingest.plain_feeds`` reads, as plain functions.
+
+Each mirrors what feedparser 6 does when it meets the element (its ``pop`` with the repairs of
+double-encoded UTF-8 and Windows-1252 code points, ``_start_link``'s defaults, the author string
+from an author's details and the reverse, category bookkeeping), so that a dictionary built here
+is the one feedparser builds. ``tests/test_plain_feeds.py`` holds them to that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from feedparser.html import _cp1252
+from feedparser.urls import _urljoin
+
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+AMPERSAND_FIX = re.compile("&([A-Za-z0-9_]+);")
+WINDOWS_1252 = re.compile("[\x80-\x9f]")
+EMAIL = re.compile(
+    r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"""
+)
+
+
+class Unusual(Exception):
+    """The document holds something this path does not read as feedparser would."""
+
+
+def only(element: Any, allowed: set[str]) -> bool:
+    """True when ``element`` has no attribute but ``allowed`` ones (and xml:lang)."""
+    return all(name in allowed or name == XML_LANG for name in element.attrib)
+
+
+def attributes(element: Any, allowed: set[str] | None) -> dict[str, str]:
+    """feedparser's attribute dictionary: names lower-cased, rel and type values too.
+
+    Only ``allowed`` attributes (any without a namespace when None) and xml:lang may be there.
+    """
+    if allowed is None:
+        if any(name.startswith("{") and name != XML_LANG for name in element.attrib):
+            raise Unusual
+    elif not only(element, allowed | {name.lower() for name in allowed}):
+        raise Unusual
+    found = {}
+    for name, value in element.attrib.items():
+        if name == XML_LANG:
+            found["xml:lang"] = value
+            continue
+        key = name.lower()
+        found[key] = value.lower() if key in ("rel", "type") else value
+    return found
+
+
+def text(element: Any) -> str:
+    """The text of an element holding nothing but text."""
+    if len(element):
+        raise Unusual
+    return element.text or ""
+
+
+def pop(element: Any, *, uri: bool = False) -> str:
+    """A text element's value after feedparser's ``pop``: stripped, resolved, repaired."""
+    return repaired(resolved(text(element).strip()) if uri else text(element).strip())
+
+
+def resolved(value: str) -> str:
+    """feedparser's ``resolve_uri`` with no base: extra slashes after the scheme dropped."""
+    return _urljoin("", value)
+
+
+def repaired(value: str) -> str:
+    """feedparser's double-encoded UTF-8 and Windows-1252 repairs."""
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        value = value.encode("iso-8859-1").decode("utf-8")
+    return value.translate(_cp1252) if WINDOWS_1252.search(value) else value
+
+
+def content_type(given: str) -> str:
+    """feedparser's ``map_content_type``."""
+    given = given.lower()
+    return {"text": "text/plain", "plain": "text/plain", "html": "text/html"}.get(given, given)
+
+
+def detail(kind: str, language: str | None, value: str) -> dict[str, Any]:
+    """A text element's ``*_detail`` (feedparser's content parameters and the value)."""
+    return {"type": kind, "language": language, "base": "", "value": value}
+
+
+def language_of(element: Any, inherited: str | None) -> str | None:
+    """The xml:lang in force on ``element``."""
+    lang = element.get(XML_LANG)
+    if lang == "":
+        return None
+    return inherited if lang is None else lang
+
+
+def children(element: Any, language: str | None) -> Iterator[tuple[Any, str | None]]:
+    """The child elements with the xml:lang in force on each."""
+    for child in element:
+        yield child, language_of(child, language)
+
+
+def enforce_href(attributes: dict[str, str]) -> None:
+    """feedparser's ``_enforce_href``: ``url`` or ``uri`` become ``href``."""
+    href = attributes.get("url", attributes.get("uri", attributes.get("href")))
+    if href:
+        attributes.pop("url", None)
+        attributes.pop("uri", None)
+        attributes["href"] = href
+
+
+def category(
+    context: dict[str, Any], term: str | None, scheme: str | None, label: str | None, text: str
+) -> None:
+    """feedparser's _start_category and _end_category."""
+    tags = context.setdefault("tags", [])
+    add_tag(tags, term, scheme, label)
+    if not text:
+        return
+    if tags and not tags[-1]["term"]:
+        tags[-1]["term"] = text
+    else:
+        add_tag(tags, text, None, None)
+
+
+def add_tag(tags: list[dict[str, Any]], term: Any, scheme: Any, label: Any) -> None:
+    """feedparser's ``_add_tag``: a tag unless empty or already there."""
+    if not term and not scheme and not label:
+        return
+    value = {"term": term, "scheme": scheme, "label": label}
+    if value not in tags:
+        tags.append(value)
+
+
+def save_author(context: dict[str, Any], key: str, value: str) -> None:
+    """feedparser's ``_save_author``: an author's name, email or href."""
+    context.setdefault("author_detail", {})[key] = value
+    sync_author_detail(context)
+    context.setdefault("authors", [{}])
+    context["authors"][-1][key] = value
+
+
+def sync_author_detail(context: dict[str, Any]) -> None:
+    """feedparser's ``_sync_author_detail``: the author string from the detail, or the reverse."""
+    detail = context.get("authors", [{}])[-1]
+    if detail:
+        name, email = detail.get("name"), detail.get("email")
+        if name and email:
+            context["author"] = f"{name} ({email})"
+        elif name:
+            context["author"] = name
+        elif email:
+            context["author"] = email
+        return
+    author, email = context.get("author"), None
+    if not author:
+        return
+    match = EMAIL.search(author)
+    if match:
+        email = match.group(0)
+        author = author.replace(email, "").replace("()", "").replace("<>", "")
+        author = author.replace("&lt;&gt;", "").strip()
+        if author and author[0] == "(":
+            author = author[1:]
+        if author and author[-1] == ")":
+            author = author[:-1]
+        author = author.strip()
+    if author or email:
+        context.setdefault("author_detail", detail)
+    if author:
+        detail["name"] = author
+    if email:
+        detail["email"] = email
+
+
+def only_attributes(element: Any, allowed: set[str]) -> None:
+    """Unusual unless ``element`` has no attribute but ``allowed`` ones (and xml:lang)."""
+    if not only(element, allowed):
+        raise Unusual
