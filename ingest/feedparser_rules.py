@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from feedparser.html import _cp1252
-from feedparser.urls import _urljoin
+from feedparser.urls import _urljoin, make_safe_absolute_uri
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+_XML_ATTRIBUTES = {XML_LANG: "xml:lang", XML_BASE: "xml:base"}
 AMPERSAND_FIX = re.compile("&([A-Za-z0-9_]+);")
 WINDOWS_1252 = re.compile("[\x80-\x9f]")
 EMAIL = re.compile(
@@ -28,25 +30,58 @@ class Unusual(Exception):
     """The document holds something this path does not read as feedparser would."""
 
 
+class Bases:
+    """feedparser's xml:base bookkeeping: the base in force as elements open and close.
+
+    With ``tracking`` off (a document without xml:base) the base stays empty, as it does in
+    feedparser when it is handed bytes and no Content-Location.
+    """
+
+    def __init__(self, *, tracking: bool) -> None:
+        self.uri = ""
+        self.tracking = tracking
+        self._stack: list[str] = []
+
+    def enter(self, element: Any) -> None:
+        """An element opens: its xml:base, resolved against the base in force, is in force."""
+        if not self.tracking:
+            return
+        given = element.get(XML_BASE) or self.uri
+        if self.uri:
+            self.uri = make_safe_absolute_uri(self.uri, given) or self.uri
+        else:
+            self.uri = _urljoin(self.uri, given)
+        self._stack.append(self.uri)
+
+    def leave(self) -> None:
+        """An element closes: the enclosing one's base is back, unless that one is empty."""
+        if not self.tracking:
+            return
+        self._stack.pop()
+        if self._stack and self._stack[-1]:
+            self.uri = self._stack[-1]
+
+
 def only(element: Any, allowed: set[str]) -> bool:
-    """True when ``element`` has no attribute but ``allowed`` ones (and xml:lang)."""
-    return all(name in allowed or name == XML_LANG for name in element.attrib)
+    """True when ``element`` has no attribute but ``allowed`` ones (and xml:lang, xml:base)."""
+    return all(name in allowed or name in _XML_ATTRIBUTES for name in element.attrib)
 
 
 def attributes(element: Any, allowed: set[str] | None) -> dict[str, str]:
     """feedparser's attribute dictionary: names lower-cased, rel and type values too.
 
-    Only ``allowed`` attributes (any without a namespace when None) and xml:lang may be there.
+    Only ``allowed`` attributes (any without a namespace but ``base`` when None), xml:lang and
+    xml:base may be there.
     """
     if allowed is None:
-        if any(name.startswith("{") and name != XML_LANG for name in element.attrib):
+        if any(name.startswith("{") or name == "base" for name in element.attrib):
             raise Unusual
     elif not only(element, allowed | {name.lower() for name in allowed}):
         raise Unusual
     found = {}
     for name, value in element.attrib.items():
-        if name == XML_LANG:
-            found["xml:lang"] = value
+        if name in _XML_ATTRIBUTES:
+            found[_XML_ATTRIBUTES[name]] = value
             continue
         key = name.lower()
         found[key] = value.lower() if key in ("rel", "type") else value
@@ -60,14 +95,18 @@ def text(element: Any) -> str:
     return element.text or ""
 
 
-def pop(element: Any, *, uri: bool = False) -> str:
-    """A text element's value after feedparser's ``pop``: stripped, resolved, repaired."""
-    return repaired(resolved(text(element).strip()) if uri else text(element).strip())
+def pop(element: Any, base: str | None = None) -> str:
+    """A text element's value after feedparser's ``pop``: stripped, resolved against ``base``
+    when it is a URI (None: it is not), repaired."""
+    value = text(element).strip()
+    if base is not None and value:
+        value = resolved(value, base)
+    return repaired(value)
 
 
-def resolved(value: str) -> str:
-    """feedparser's ``resolve_uri`` with no base: extra slashes after the scheme dropped."""
-    return _urljoin("", value)
+def resolved(value: str, base: str) -> str:
+    """feedparser's ``resolve_uri``: extra slashes after the scheme dropped, joined to ``base``."""
+    return _urljoin(base, value)
 
 
 def repaired(value: str) -> str:
@@ -83,23 +122,18 @@ def content_type(given: str) -> str:
     return {"text": "text/plain", "plain": "text/plain", "html": "text/html"}.get(given, given)
 
 
-def detail(kind: str, language: str | None, value: str) -> dict[str, Any]:
-    """A text element's ``*_detail`` (feedparser's content parameters and the value)."""
-    return {"type": kind, "language": language, "base": "", "value": value}
+def detail(kind: str, base: str, value: str) -> dict[str, Any]:
+    """A text element's ``*_detail``: feedparser's content parameters (its language left out:
+    nothing reads it) and the value."""
+    return {"type": kind, "base": base, "value": value}
 
 
-def language_of(element: Any, inherited: str | None) -> str | None:
-    """The xml:lang in force on ``element``."""
-    lang = element.get(XML_LANG)
-    if lang == "":
-        return None
-    return inherited if lang is None else lang
-
-
-def children(element: Any, language: str | None) -> Iterator[tuple[Any, str | None]]:
-    """The child elements with the xml:lang in force on each."""
+def children(element: Any, bases: Bases) -> Iterator[Any]:
+    """The child elements, each with its xml:base in force while it is handled."""
     for child in element:
-        yield child, language_of(child, language)
+        bases.enter(child)
+        yield child
+        bases.leave()
 
 
 def enforce_href(attributes: dict[str, str]) -> None:

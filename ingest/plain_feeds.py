@@ -4,10 +4,10 @@ Most feeds use a handful of elements: an RSS 2.0 item's title, link, guid, pubDa
 content:encoded, dc:creator and categories; an Atom entry's title, links, id, dates, summary,
 content, authors and categories. For such a document ``read`` builds the same dictionaries
 feedparser would (every key ``ingest.parse`` and ``ingest.normalize`` read, with feedparser's
-own rules: whitespace, permalink guids, the Windows-1252 and double-encoded UTF-8 repairs, the
-RSS "is this title HTML?" guess, author strings, dates by feedparser's own date parser), from a
+own rules: whitespace, xml:base, permalink guids, the Windows-1252 and double-encoded UTF-8
+repairs, the RSS "is this title HTML?" guess, author strings, dates by feedparser's own date parser), from a
 tree lxml builds in C. feedparser stays the parser of record: anything else in the document
-(another element or attribute, markup inside a text element, xml:base, a DOCTYPE, an encoding
+(another element or attribute, markup inside a text element, a DOCTYPE, an encoding
 other than UTF-8, a media type feedparser would warn about, a repeated single element...) makes
 ``read`` return None and feedparser reads the document. ``tests/test_plain_feeds.py`` proves the
 two agree on every document of the corpus this path accepts, and on generated ones.
@@ -66,12 +66,12 @@ def read(content: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
         root = etree.fromstring(content, _PARSER)
     except etree.XMLSyntaxError:
         return None
-    language = headers.get("content-language")
+    bases = rules.Bases(tracking=b"base" in content)
     try:
         if root.tag == "rss" and root.get("version") == "2.0" and rules.only(root, {"version"}):
-            return _rss(root, language)
+            return _rss(root, bases)
         if root.tag == f"{{{ATOM}}}feed" and rules.only(root, set()):
-            return _atom(root, language)
+            return _atom(root, bases)
     except rules.Unusual:
         return None
     return None
@@ -94,21 +94,21 @@ def _plain_bytes(content: bytes, headers: Mapping[str, str]) -> bool:
 # --- RSS 2.0 -----------------------------------------------------------------------------------
 
 
-def _rss(root: Any, language: str | None) -> dict[str, Any]:
-    language = rules.language_of(root, language)
+def _rss(root: Any, bases: rules.Bases) -> dict[str, Any]:
+    bases.enter(root)
     channels = list(root)
     if len(channels) != 1 or channels[0].tag != "channel" or not rules.only(channels[0], set()):
         raise rules.Unusual
     channel = channels[0]
-    language = rules.language_of(channel, language)
+    bases.enter(channel)
     feed: dict[str, Any] = {}
     entries: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for child, lang in rules.children(channel, language):
+    for child in rules.children(channel, bases):
         tag = child.tag
         if tag == "item":
             rules.only_attributes(child, set())
-            entries.append(_rss_item(child, lang))
+            entries.append(_rss_item(child, bases))
             continue
         if entries:
             raise rules.Unusual  # channel elements after the items: feedparser's state differs
@@ -116,7 +116,7 @@ def _rss(root: Any, language: str | None) -> dict[str, Any]:
             if tag in seen:
                 raise rules.Unusual
             seen.add(tag)
-            _rss_channel_element(feed, child, lang)
+            _rss_channel_element(feed, child, bases)
         elif tag == "image":
             rules.only_attributes(child, set())
             if any(c.tag not in _IMAGE_CHILDREN or len(c) or len(c.attrib) for c in child):
@@ -124,23 +124,23 @@ def _rss(root: Any, language: str | None) -> dict[str, Any]:
         elif tag == "category":
             rules.text(child)
         elif tag == f"{{{ATOM}}}link":
-            _atom_link(feed, child, has_text=True)
+            _atom_link(feed, child, bases)
         elif tag not in _RSS_CHANNEL_IGNORED or len(child):
             raise rules.Unusual
     return {"bozo": False, "version": "rss20", "feed": feed, "entries": entries}
 
 
-def _rss_channel_element(feed: dict[str, Any], element: Any, language: str | None) -> None:
+def _rss_channel_element(feed: dict[str, Any], element: Any, bases: rules.Bases) -> None:
     tag = element.tag
     if tag == "title":
         rules.only_attributes(element, set())
         value = rules.text(element).strip()
         kind = "text/html" if _looks_like_html(value) else "text/plain"
         feed["title"] = value = rules.repaired(value)
-        feed["title_detail"] = rules.detail(kind, language, value)
+        feed["title_detail"] = rules.detail(kind, bases.uri, value)
     elif tag == "link":
         rules.only_attributes(element, set())
-        value = rules.AMPERSAND_FIX.sub(r"&\g<1>", rules.pop(element, uri=True))
+        value = rules.AMPERSAND_FIX.sub(r"&\g<1>", rules.pop(element, bases.uri))
         feed["link"] = value
         link = {"rel": "alternate", "type": "text/html"}
         if value:
@@ -157,11 +157,11 @@ def _rss_channel_element(feed: dict[str, Any], element: Any, language: str | Non
         feed[key] = rules.pop(element)
 
 
-def _rss_item(item: Any, language: str | None) -> dict[str, Any]:
+def _rss_item(item: Any, bases: rules.Bases) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     seen: set[str] = set()
     permalink_guid = False
-    for child, lang in rules.children(item, language):
+    for child in rules.children(item, bases):
         tag = child.tag
         if tag in ("title", "link", "guid", "pubDate", "description", f"{{{CONTENT}}}encoded"):
             if tag in seen:
@@ -172,11 +172,11 @@ def _rss_item(item: Any, language: str | None) -> dict[str, Any]:
             value = rules.text(child).strip()
             kind = "text/html" if _looks_like_html(value) else "text/plain"
             entry["title"] = value = rules.repaired(value)
-            entry["title_detail"] = rules.detail(kind, lang, value)
+            entry["title_detail"] = rules.detail(kind, bases.uri, value)
         elif tag == "link":
             rules.only_attributes(child, set())
             entry.setdefault("links", []).append({"rel": "alternate", "type": "text/html"})
-            value = rules.pop(child, uri=True).replace("&amp;", "&")
+            value = rules.pop(child, bases.uri).replace("&amp;", "&")
             value = rules.AMPERSAND_FIX.sub(r"&\g<1>", value)
             entry["link"] = value
             if value:
@@ -184,7 +184,7 @@ def _rss_item(item: Any, language: str | None) -> dict[str, Any]:
         elif tag == "guid":
             attributes = rules.attributes(child, {"isPermaLink"})
             permalink_guid = attributes.get("ispermalink", "true") == "true"
-            value = rules.pop(child, uri=permalink_guid)
+            value = rules.pop(child, bases.uri if permalink_guid else None)
             entry["id"] = value
             entry.setdefault("guidislink", permalink_guid and "link" not in entry)
             if permalink_guid:
@@ -196,11 +196,11 @@ def _rss_item(item: Any, language: str | None) -> dict[str, Any]:
         elif tag == "description":
             rules.only_attributes(child, set())
             entry["summary"] = value = rules.pop(child)
-            entry["summary_detail"] = rules.detail("text/html", lang, value)
+            entry["summary_detail"] = rules.detail("text/html", bases.uri, value)
         elif tag == f"{{{CONTENT}}}encoded":
             rules.only_attributes(child, set())
             value = rules.pop(child)
-            entry.setdefault("content", []).append(rules.detail("text/html", lang, value))
+            entry.setdefault("content", []).append(rules.detail("text/html", bases.uri, value))
             entry.setdefault("summary", value)
         elif tag in ("author", f"{{{DC}}}creator"):
             rules.only_attributes(child, set())
@@ -217,17 +217,17 @@ def _rss_item(item: Any, language: str | None) -> dict[str, Any]:
         elif tag in _IGNORED_ITEM:
             rules.only_attributes(child, set())
             rules.text(child)
-        elif not _media(entry, child):
+        elif not _media(entry, child, bases):
             raise rules.Unusual
     return entry
 
 
-def _media(context: dict[str, Any], element: Any) -> bool:
+def _media(context: dict[str, Any], element: Any, bases: rules.Bases) -> bool:
     """media:thumbnail and an empty media:content, as feedparser keeps them; False for others."""
     tag = element.tag
     if tag in _THUMBNAIL:
         attributes = rules.attributes(element, None)
-        url = rules.pop(element, uri=True)
+        url = rules.pop(element, bases.uri)
         if url.strip():
             attributes.setdefault("url", url)
         context.setdefault("media_thumbnail", []).append(attributes)
@@ -251,16 +251,16 @@ def _rss_author(entry: dict[str, Any], value: str) -> None:
 # --- Atom 1.0 ----------------------------------------------------------------------------------
 
 
-def _atom(root: Any, language: str | None) -> dict[str, Any]:
-    language = rules.language_of(root, language)
+def _atom(root: Any, bases: rules.Bases) -> dict[str, Any]:
+    bases.enter(root)
     feed: dict[str, Any] = {}
     entries: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for child, lang in rules.children(root, language):
+    for child in rules.children(root, bases):
         tag = child.tag
         if tag == f"{{{ATOM}}}entry":
             rules.only_attributes(child, set())
-            entries.append(_atom_entry(child, lang))
+            entries.append(_atom_entry(child, bases))
             continue
         if entries:
             raise rules.Unusual
@@ -271,16 +271,16 @@ def _atom(root: Any, language: str | None) -> dict[str, Any]:
         if tag == f"{{{ATOM}}}title":
             kind, value = _atom_text(child)
             feed["title"] = value
-            feed["title_detail"] = rules.detail(kind, lang, value)
+            feed["title_detail"] = rules.detail(kind, bases.uri, value)
         elif tag == f"{{{ATOM}}}id":
-            _atom_id(feed, child)
+            _atom_id(feed, child, bases)
         elif tag == f"{{{ATOM}}}updated":
             rules.only_attributes(child, set())
             rules.text(child)
         elif tag == f"{{{ATOM}}}link":
-            _atom_link(feed, child, has_text=False)
+            _atom_link(feed, child, bases)
         elif tag == f"{{{ATOM}}}author":
-            _atom_author(feed, child)
+            _atom_author(feed, child, bases)
         elif tag in _ATOM_FEED_IGNORED:
             rules.attributes(child, {"type", "uri", "version", "term", "scheme", "label"})
             rules.text(child)
@@ -289,12 +289,12 @@ def _atom(root: Any, language: str | None) -> dict[str, Any]:
     return {"bozo": False, "version": "atom10", "feed": feed, "entries": entries}
 
 
-def _atom_entry(element: Any, language: str | None) -> dict[str, Any]:
+def _atom_entry(element: Any, bases: rules.Bases) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     seen: set[str] = set()
     single = {f"{{{ATOM}}}{name}" for name in ("title", "id", "published", "updated")}
     single |= {f"{{{ATOM}}}summary", f"{{{ATOM}}}content"}
-    for child, lang in rules.children(element, language):
+    for child in rules.children(element, bases):
         tag = child.tag
         if tag in single:
             if tag in seen:
@@ -303,11 +303,11 @@ def _atom_entry(element: Any, language: str | None) -> dict[str, Any]:
         if tag == f"{{{ATOM}}}title":
             kind, value = _atom_text(child)
             entry["title"] = value
-            entry["title_detail"] = rules.detail(kind, lang, value)
+            entry["title_detail"] = rules.detail(kind, bases.uri, value)
         elif tag == f"{{{ATOM}}}id":
-            _atom_id(entry, child)
+            _atom_id(entry, child, bases)
         elif tag == f"{{{ATOM}}}link":
-            _atom_link(entry, child, has_text=False)
+            _atom_link(entry, child, bases)
         elif tag == f"{{{ATOM}}}published":
             rules.only_attributes(child, set())
             entry["published"] = value = rules.pop(child)
@@ -319,18 +319,18 @@ def _atom_entry(element: Any, language: str | None) -> dict[str, Any]:
         elif tag == f"{{{ATOM}}}summary":
             kind, value = _atom_text(child)
             entry["summary"] = value
-            entry["summary_detail"] = rules.detail(kind, lang, value)
+            entry["summary_detail"] = rules.detail(kind, bases.uri, value)
         elif tag == f"{{{ATOM}}}content":
             kind, value = _atom_text(child)
-            entry.setdefault("content", []).append(rules.detail(kind, lang, value))
+            entry.setdefault("content", []).append(rules.detail(kind, bases.uri, value))
             entry.setdefault("summary", value)
         elif tag == f"{{{ATOM}}}author":
-            _atom_author(entry, child)
+            _atom_author(entry, child, bases)
         elif tag == f"{{{ATOM}}}category":
             attributes = rules.attributes(child, {"term", "scheme", "label"})
             term, scheme, label = (attributes.get(k) for k in ("term", "scheme", "label"))
             rules.category(entry, term, scheme, label, rules.pop(child))
-        elif not _media(entry, child):
+        elif not _media(entry, child, bases):
             raise rules.Unusual
     return entry
 
@@ -343,16 +343,16 @@ def _atom_text(element: Any) -> tuple[str, str]:
     return kind, rules.pop(element)
 
 
-def _atom_id(context: dict[str, Any], element: Any) -> None:
+def _atom_id(context: dict[str, Any], element: Any, bases: rules.Bases) -> None:
     """``<id>``: feedparser reads it as a permalink guid."""
     rules.only_attributes(element, set())
-    value = rules.pop(element, uri=True)
+    value = rules.pop(element, bases.uri)
     context["id"] = value
     context.setdefault("guidislink", "link" not in context)
     context.setdefault("link", value)
 
 
-def _atom_link(context: dict[str, Any], element: Any, *, has_text: bool) -> None:
+def _atom_link(context: dict[str, Any], element: Any, bases: rules.Bases) -> None:
     """``<link>`` with an href: feedparser's _start_link."""
     attributes = rules.attributes(element, {"rel", "type", "href", "title", "length", "hreflang"})
     rules.text(element)
@@ -362,26 +362,26 @@ def _atom_link(context: dict[str, Any], element: Any, *, has_text: bool) -> None
     rules.enforce_href(attributes)
     if "href" not in attributes:
         raise rules.Unusual  # the link is then the element's text, read differently per context
-    attributes["href"] = rules.resolved(attributes["href"])
+    attributes["href"] = rules.resolved(attributes["href"], bases.uri)
     context.setdefault("links", []).append(attributes)
     html = rules.content_type(attributes["type"]) in ("application/xhtml+xml", "text/html")
     if attributes["rel"] == "alternate" and html:
         context["link"] = attributes["href"]
 
 
-def _atom_author(context: dict[str, Any], element: Any) -> None:
+def _atom_author(context: dict[str, Any], element: Any, bases: rules.Bases) -> None:
     """``<author>`` with name, email and uri: feedparser's _start_author ... _end_author."""
     rules.only_attributes(element, set())
     context.setdefault("authors", []).append({})
     seen: set[str] = set()
-    for child in element:
+    for child in rules.children(element, bases):
         tag = child.tag
         if tag in seen or tag not in {f"{{{ATOM}}}{n}" for n in ("name", "email", "uri")}:
             raise rules.Unusual
         seen.add(tag)
         rules.only_attributes(child, set())
         if tag == f"{{{ATOM}}}uri":
-            rules.save_author(context, "href", rules.pop(child, uri=True))
+            rules.save_author(context, "href", rules.pop(child, bases.uri))
         else:  # feedparser pops name and email before its repairs
             rules.save_author(context, tag.rpartition("}")[2], rules.text(child).strip())
     if (element.text or "").strip() or any((c.tail or "").strip() for c in element):

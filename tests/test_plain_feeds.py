@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from suites import size
@@ -67,14 +68,18 @@ def test_every_document_the_plain_path_reads_gives_feedparsers_entries() -> None
     assert read > 400, read
 
 
-def test_a_news_story_feed_takes_the_plain_path() -> None:
-    # The shape of the news story: curly quotes, an author line, categories, a thumbnail.
-    data = next(d for name, d, _ in documents() if name.endswith("fixtures/newswire.rss"))
-    plain, reference = both(data, {"content-type": "application/rss+xml"})
+@pytest.mark.parametrize(
+    ("fixture", "media"),
+    [("newswire.rss", "application/rss+xml"), ("harbor-times.atom", "application/atom+xml")],
+)
+def test_the_news_story_feeds_take_the_plain_path(fixture: str, media: str) -> None:
+    # Curly quotes, author lines, categories, a thumbnail; in Atom an xml:base on the content.
+    data = next(d for name, d, _ in documents() if name.endswith(f"fixtures/{fixture}"))
+    plain, reference = both(data, {"content-type": media})
     assert plain is not None
-    ours = parsed(plain, data, {"content-type": "application/rss+xml"})
+    ours = parsed(plain, data, {"content-type": media})
     assert isinstance(ours, ParsedFeed) and ours.entries
-    assert ours == parsed(reference, data, {"content-type": "application/rss+xml"})
+    assert ours == parsed(reference, data, {"content-type": media})
 
 
 def test_what_the_plain_path_leaves_to_feedparser() -> None:
@@ -115,6 +120,19 @@ PIECES = st.sampled_from(
     ]
 )
 TEXT = st.lists(PIECES, max_size=5).map("".join)
+# xml:base: absolute, relative (to the base in force), with extra slashes, not a web scheme.
+BASE = st.sampled_from(
+    [
+        "",
+        "",
+        ' xml:base="https://news.example/section/"',
+        ' xml:base="sub/dir/"',
+        ' xml:base="../up"',
+        ' xml:base="http:///extra-slashes/"',
+        ' xml:base="javascript:alert(1)"',
+        ' xml:base=""',
+    ]
+)
 DATES = st.sampled_from(
     [
         "Tue, 28 May 2024 12:00:00 +0000",
@@ -158,7 +176,7 @@ def rss_item(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         parts.append("<comments>https://news.example/c</comments>")
     order = draw(st.permutations(parts))
-    return "<item>" + "".join(order) + "</item>"
+    return f"<item{draw(BASE)}>" + "".join(order) + "</item>"
 
 
 @st.composite
@@ -180,7 +198,7 @@ def rss(draw: st.DrawFn) -> bytes:
         ' xmlns:content="http://purl.org/rss/1.0/modules/content/"'
         ' xmlns:dc="http://purl.org/dc/elements/1.1/"'
         ' xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"'
-        ' xmlns:atom="http://www.w3.org/2005/Atom"><channel>'
+        f' xmlns:atom="http://www.w3.org/2005/Atom"><channel{draw(BASE)}>'
         + "".join(draw(st.permutations(channel)))
         + "".join(items)
         + "</channel></rss>"
@@ -202,7 +220,7 @@ def atom_person(draw: st.DrawFn) -> str:
 @st.composite
 def atom_text(draw: st.DrawFn, tag: str) -> str:
     kind = draw(st.sampled_from(["", ' type="text"', ' type="html"', ' type="HTML"']))
-    return f"<{tag}{kind}>{draw(TEXT)}</{tag}>"
+    return f"<{tag}{kind}{draw(BASE)}>{draw(TEXT)}</{tag}>"
 
 
 @st.composite
@@ -210,7 +228,7 @@ def atom_link(draw: st.DrawFn) -> str:
     rel = draw(st.sampled_from(["", ' rel="alternate"', ' rel="self"', ' rel="enclosure"']))
     kind = draw(st.sampled_from(["", ' type="text/html"', ' type="image/jpeg"', ' type="html"']))
     length = draw(st.sampled_from(["", ' length="99"']))
-    return f'<link{rel}{kind}{length} href="{draw(TEXT)}"/>'
+    return f'<link{rel}{kind}{length}{draw(BASE)} href="{draw(TEXT)}"/>'
 
 
 @st.composite
@@ -229,7 +247,7 @@ def atom_entry(draw: st.DrawFn) -> str:
     for _ in range(draw(st.integers(0, 2))):
         term = draw(st.sampled_from(['term="world"', 'term=""', 'term="a" label="A"', ""]))
         parts.append(f"<category {term}>{draw(st.sampled_from(['', 'text']))}</category>")
-    return "<entry>" + "".join(draw(st.permutations(parts))) + "</entry>"
+    return f"<entry{draw(BASE)}>" + "".join(draw(st.permutations(parts))) + "</entry>"
 
 
 @st.composite
@@ -241,10 +259,8 @@ def atom(draw: st.DrawFn) -> bytes:
     lang = draw(st.sampled_from(["", ' xml:lang="en"']))
     entries = draw(st.lists(atom_entry(), max_size=4))
     return (
-        f'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"{lang}>'
-        + "".join(draw(st.permutations(head)))
-        + "".join(entries)
-        + "</feed>"
+        f'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"{lang}'
+        f"{draw(BASE)}>" + "".join(draw(st.permutations(head))) + "".join(entries) + "</feed>"
     ).encode()
 
 
