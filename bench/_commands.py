@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -96,8 +97,29 @@ class Commands:
         if done.returncode != 0:
             raise SystemExit(f"broadsheet {' '.join(argv)} failed:\n{done.stdout}{done.stderr}")
         if expect is not None and not expect(json.loads(done.stdout)):
-            raise SystemExit(f"unexpected round: broadsheet {' '.join(argv)}: {done.stdout}")
+            raise SystemExit(
+                f"unexpected round: broadsheet {' '.join(argv)}: {done.stdout}"
+                f"{self._feed_errors(argv)}"
+            )
         return done
+
+    def _feed_errors(self, argv: Sequence[str]) -> str:
+        """The feeds' last errors, as `broadsheet feeds` shows them, for a round gone wrong."""
+        config = argv[argv.index("-c") + 1] if "-c" in argv else None
+        if config is None:
+            return ""
+        shown = subprocess.run(
+            [*BROADSHEET, "feeds", "--json", "-c", config],
+            capture_output=True,
+            text=True,
+            cwd=self.folder,
+            check=False,
+        )
+        try:
+            errors = [f.get("last_error") for f in json.loads(shown.stdout)]
+        except (ValueError, AttributeError):
+            return f"\n`broadsheet feeds`: {shown.stdout[-2000:]}{shown.stderr[-2000:]}"
+        return "\nlast errors: " + "; ".join(sorted({e for e in errors if e})[:5])
 
     def repeat(
         self, times: int, *argv: str, before: Callable[[], None] | None = None, **kw: Any
@@ -142,6 +164,8 @@ class Figures:
     one_unchanged: Sample  # an all-304 round over one feed: start-up and the fetcher's imports
     feedparser_first: float  # CPU s over all feeds' first bodies
     feedparser_steady: float  # CPU s over all feeds' bodies after one new entry
+    interpreter: Sample  # `python -c pass`: the floor of every command on this machine
+    store_imports: Sample  # `python -c "import sqlalchemy"`: the floor of a command with a store
 
 
 def measure(
@@ -165,6 +189,10 @@ def measure(
     check = commands.repeat(n, "check", "-c", a)
     shown = commands.repeat(n, "--help")
     idle = commands.poll(n, a, lambda c: c["feeds"] == 0, everything=False)
+    interpreter = sample([accounting.run([sys.executable, "-c", "pass"]) for _ in range(n)])
+    store_imports = sample(
+        [accounting.run([sys.executable, "-c", "import sqlalchemy"]) for _ in range(n)]
+    )
     print(f"  start-up: check {check.wall:.2f} s, poll (nothing due) {idle.wall:.2f} s", flush=True)
     reader = "skipped (--no-reader)" if args.no_reader else reader_whole(accounting, validating)
     not_modified = commands.poll(args.repeat, a, lambda c: c["not_modified"] == feeds)
@@ -212,6 +240,8 @@ def measure(
         one_unchanged,
         theirs_first,
         theirs_steady,
+        interpreter,
+        store_imports,
     )
 
 
@@ -251,7 +281,16 @@ def report(figures: Figures, args: argparse.Namespace) -> None:
             mark(f.idle_poll.wall < IDLE_POLL_GOAL),
         ]
     )
+    for label, floor in (
+        ("floor: python -c pass", f.interpreter),
+        ("floor: python -c 'import sqlalchemy'", f.store_imports),
+    ):
+        rows.append([label, f"{floor.wall:.3f}", f"{floor.cpu:.3f}", "", ""])
     table(rows)
+    print(
+        "  the floors are this machine's: the interpreter alone, and with the store's library "
+        "(every command that opens a store imports it)"
+    )
     print(
         "  'beyond start-up' below subtracts the CPU of the same kind of round over one feed: "
         f"{f.one_steady.cpu:.3f} s for a steady round (imports and the parser pool's start), "
