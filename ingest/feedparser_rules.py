@@ -111,6 +111,8 @@ def resolved(value: str, base: str) -> str:
 
 def repaired(value: str) -> str:
     """feedparser's double-encoded UTF-8 and Windows-1252 repairs."""
+    if value.isascii():
+        return value  # both repairs leave ASCII as it is
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         value = value.encode("iso-8859-1").decode("utf-8")
     return value.translate(_cp1252) if WINDOWS_1252.search(value) else value
