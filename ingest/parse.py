@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.metadata
 import io
 import itertools
 import re
@@ -26,6 +25,7 @@ from typing import Any
 from xml.sax.expatreader import ExpatParser
 
 import feedparser
+import nh3
 
 from . import (
     excerpts,
@@ -231,7 +231,7 @@ def _code() -> bytes:
     """The fingerprint of the code that turns an item into an entry (see ``splice.fingerprint``)."""
     modules = [sys.modules[__name__], excerpts, feedparser_rules, images, media, normalize, people]
     modules += [plain_feeds, sanitize, urls]
-    versions = [feedparser.__version__, importlib.metadata.version("nh3"), splice.__name__]
+    versions = [feedparser.__version__, nh3.__version__, splice.__name__]
     return splice.fingerprint([*modules, splice], versions)
 
 
