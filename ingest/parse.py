@@ -231,7 +231,7 @@ def _code() -> bytes:
     """The fingerprint of the code that turns an item into an entry (see ``splice.fingerprint``)."""
     modules = [sys.modules[__name__], excerpts, feedparser_rules, images, media, normalize, people]
     modules += [plain_feeds, sanitize, urls]
-    versions = [feedparser.__version__, nh3.__version__, splice.__name__]
+    versions = [feedparser.__version__, str(getattr(nh3, "__version__", "")), splice.__name__]
     return splice.fingerprint([*modules, splice], versions)
 
 
