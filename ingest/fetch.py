@@ -229,6 +229,7 @@ class _Pools:
         self._pools: dict[_Origin, httpx.AsyncHTTPTransport] = {}
         self._users: dict[_Origin, int] = {}
         self._tls: ssl.SSLContext | None = None  # one for every https pool
+        self._plain: ssl.SSLContext | None = None  # one for every http transport, never used
         self._proxies = urllib.request.getproxies()
         self._allow_private = settings.allow_private
         self._backend = CheckedBackend(settings.allow_private)
@@ -267,7 +268,9 @@ class _Pools:
             if is_ip(url.host):
                 check_address(url.host, url.host, self._allow_private)
             return httpx.AsyncHTTPTransport(verify=tls, limits=self._limits, proxy=proxy)
-        transport = httpx.AsyncHTTPTransport(verify=tls, limits=self._limits)
+        if self._plain is None:  # else httpx makes an unverified context per transport
+            self._plain = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        transport = httpx.AsyncHTTPTransport(verify=tls or self._plain, limits=self._limits)
         transport._pool = httpcore.AsyncConnectionPool(  # the same pool, over checked connections
             ssl_context=tls if isinstance(tls, ssl.SSLContext) else None,
             max_connections=self._limits.max_connections,

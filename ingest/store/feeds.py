@@ -141,6 +141,24 @@ def release(conn: Connection, feed_id: int, values: dict[str, Any], *, owner: st
     return bool(conn.execute(_RELEASE, {**values, **free}).rowcount)
 
 
+def release_many(
+    conn: Connection, updates: Sequence[tuple[int, dict[str, Any]]], *, owner: str
+) -> list[bool]:
+    """``release`` for many feeds in one statement; each values dict must have the same keys.
+
+    The feeds ``owner`` still holds are found and locked first (the rows on PostgreSQL, the
+    database on SQLite: BEGIN IMMEDIATE), so that the answer says exactly which were written.
+    """
+    ids = [feed_id for feed_id, _ in updates]
+    mine = select(feeds.c.id).where(feeds.c.id.in_(ids), feeds.c.lease_owner == owner)
+    held = set(conn.execute(mine.with_for_update()).scalars())
+    free = {"lease_owner": None, "lease_until": None, "holder": owner}
+    rows = [{**values, **free, "feed_id": i} for i, values in updates if i in held]
+    if rows:
+        conn.execute(_RELEASE, rows)
+    return [feed_id in held for feed_id in ids]
+
+
 def give_back(engine: Engine, feed_id: int, owner: str) -> bool:
     """Drop ``owner``'s lease on a feed without recording a poll; False when it was not held."""
     with engine.begin() as conn:
