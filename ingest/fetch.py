@@ -15,6 +15,7 @@ limit and deadline (``poll.max_article_bytes``, ``poll.article_timeout``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import socket
 import ssl
@@ -237,7 +238,11 @@ class _Pools:
     async def take(self, url: httpx.URL) -> tuple[_Origin, httpx.AsyncBaseTransport]:
         """The least busy pool for ``url``'s origin, marked in use until ``give_back``."""
         origin = (url.scheme, url.host, url.port)
-        key = min(((*origin, i) for i in range(self._shards)), key=lambda k: self._users.get(k, 0))
+        if self._shards == 1:  # per_host of 1 or 2: one pool per origin
+            key: _Origin = (*origin, 0)
+        else:
+            shards = ((*origin, i) for i in range(self._shards))
+            key = min(shards, key=lambda k: self._users.get(k, 0))
         pool = self._pools.pop(key, None)
         self._pools[key] = pool or self._open(url)  # the most recently used last
         self._users[key] = self._users.get(key, 0) + 1
@@ -306,6 +311,7 @@ def fetch_one(url: str, settings: PollSettings, validators: Validators = Validat
     return asyncio.run(run())
 
 
+@functools.lru_cache(maxsize=4096)  # a worker fetches the same URLs every round
 def _http_url(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)

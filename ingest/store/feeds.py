@@ -96,7 +96,7 @@ def claim(
             update(feeds)
             .where(feeds.c.id.in_(ids), free)
             .values(lease_owner=owner, lease_until=until)
-            .returning(*feeds.c)
+            .returning(*_STATE_COLUMNS)
         ).all()
     return [_state(row) for row in sorted(claimed, key=lambda r: r.id)]
 
@@ -279,6 +279,32 @@ def health(engine: Engine) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+# What ``_state`` reads: a claim returns only these (every timestamp SQLite gives back as text
+# is parsed, and a round claims every feed it polls).
+_STATE_COLUMNS = [
+    feeds.c.id,
+    feeds.c.url,
+    feeds.c.config_url,
+    feeds.c.title,
+    feeds.c.tags,
+    feeds.c.interval,
+    feeds.c.enabled,
+    feeds.c.etag,
+    feeds.c.last_modified,
+    feeds.c.body_hash,
+    feeds.c.last_success_at,
+    feeds.c.last_error,
+    feeds.c.last_error_at,
+    feeds.c.consecutive_failures,
+    feeds.c.next_poll_at,
+    feeds.c.disabled_reason,
+    feeds.c.declared_interval,
+    feeds.c.failing_since,
+    feeds.c.full_text,
+    feeds.c.item_keys,
+]
 
 
 def _state(row: Any) -> FeedState:
