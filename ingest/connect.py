@@ -312,10 +312,9 @@ class _Stream(httpcore.AsyncNetworkStream):
         if info == "socket":
             return self._socket
         if info in ("client_addr", "server_addr"):
+            ends = self._socket.getsockname if info == "client_addr" else self._socket.getpeername
             try:
-                name = self._socket.getsockname() if info == "client_addr" else None
-                name = name or self._socket.getpeername()
-            except OSError:
+                return tuple(ends()[:2])  # (host, port), as for IPv4
+            except OSError:  # closed
                 return None
-            return tuple(name[:2])
         return None
