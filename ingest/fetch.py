@@ -15,6 +15,7 @@ limit and deadline (``poll.max_article_bytes``, ``poll.article_timeout``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import socket
 import ssl
@@ -229,6 +230,7 @@ class _Pools:
         self._pools: dict[_Origin, httpx.AsyncHTTPTransport] = {}
         self._users: dict[_Origin, int] = {}
         self._tls: ssl.SSLContext | None = None  # one for every https pool
+        self._plain: ssl.SSLContext | None = None  # one for every http transport, never used
         self._proxies = urllib.request.getproxies()
         self._allow_private = settings.allow_private
         self._backend = CheckedBackend(settings.allow_private)
@@ -236,7 +238,11 @@ class _Pools:
     async def take(self, url: httpx.URL) -> tuple[_Origin, httpx.AsyncBaseTransport]:
         """The least busy pool for ``url``'s origin, marked in use until ``give_back``."""
         origin = (url.scheme, url.host, url.port)
-        key = min(((*origin, i) for i in range(self._shards)), key=lambda k: self._users.get(k, 0))
+        if self._shards == 1:  # per_host of 1 or 2: one pool per origin
+            key: _Origin = (*origin, 0)
+        else:
+            shards = ((*origin, i) for i in range(self._shards))
+            key = min(shards, key=lambda k: self._users.get(k, 0))
         pool = self._pools.pop(key, None)
         self._pools[key] = pool or self._open(url)  # the most recently used last
         self._users[key] = self._users.get(key, 0) + 1
@@ -267,7 +273,9 @@ class _Pools:
             if is_ip(url.host):
                 check_address(url.host, url.host, self._allow_private)
             return httpx.AsyncHTTPTransport(verify=tls, limits=self._limits, proxy=proxy)
-        transport = httpx.AsyncHTTPTransport(verify=tls, limits=self._limits)
+        if self._plain is None:  # else httpx makes an unverified context per transport
+            self._plain = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        transport = httpx.AsyncHTTPTransport(verify=tls or self._plain, limits=self._limits)
         transport._pool = httpcore.AsyncConnectionPool(  # the same pool, over checked connections
             ssl_context=tls if isinstance(tls, ssl.SSLContext) else None,
             max_connections=self._limits.max_connections,
@@ -303,6 +311,7 @@ def fetch_one(url: str, settings: PollSettings, validators: Validators = Validat
     return asyncio.run(run())
 
 
+@functools.lru_cache(maxsize=4096)  # a worker fetches the same URLs every round
 def _http_url(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)

@@ -267,11 +267,9 @@ class _Round:
         pending, self.unchanged = self.unchanged, []
         if not pending:
             return
+        updates = [(feed.id, values) for feed, _, values in pending]  # the same keys in each
         with self.engine.begin() as conn:
-            held = [
-                stored_feeds.release(conn, feed.id, values, owner=self.owner)
-                for feed, _, values in pending
-            ]
+            held = stored_feeds.release_many(conn, updates, owner=self.owner)
         for (feed, fetched, _), kept in zip(pending, held, strict=True):
             if kept:
                 self._tally(fetched, None, 0, 0)

@@ -96,7 +96,7 @@ def claim(
             update(feeds)
             .where(feeds.c.id.in_(ids), free)
             .values(lease_owner=owner, lease_until=until)
-            .returning(*feeds.c)
+            .returning(*_STATE_COLUMNS)
         ).all()
     return [_state(row) for row in sorted(claimed, key=lambda r: r.id)]
 
@@ -139,6 +139,24 @@ def release(conn: Connection, feed_id: int, values: dict[str, Any], *, owner: st
     """
     free = {"lease_owner": None, "lease_until": None, "feed_id": feed_id, "holder": owner}
     return bool(conn.execute(_RELEASE, {**values, **free}).rowcount)
+
+
+def release_many(
+    conn: Connection, updates: Sequence[tuple[int, dict[str, Any]]], *, owner: str
+) -> list[bool]:
+    """``release`` for many feeds in one statement; each values dict must have the same keys.
+
+    The feeds ``owner`` still holds are found and locked first (the rows on PostgreSQL, the
+    database on SQLite: BEGIN IMMEDIATE), so that the answer says exactly which were written.
+    """
+    ids = [feed_id for feed_id, _ in updates]
+    mine = select(feeds.c.id).where(feeds.c.id.in_(ids), feeds.c.lease_owner == owner)
+    held = set(conn.execute(mine.with_for_update()).scalars())
+    free = {"lease_owner": None, "lease_until": None, "holder": owner}
+    rows = [{**values, **free, "feed_id": i} for i, values in updates if i in held]
+    if rows:
+        conn.execute(_RELEASE, rows)
+    return [feed_id in held for feed_id in ids]
 
 
 def give_back(engine: Engine, feed_id: int, owner: str) -> bool:
@@ -261,6 +279,32 @@ def health(engine: Engine) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+# What ``_state`` reads: a claim returns only these (every timestamp SQLite gives back as text
+# is parsed, and a round claims every feed it polls).
+_STATE_COLUMNS = [
+    feeds.c.id,
+    feeds.c.url,
+    feeds.c.config_url,
+    feeds.c.title,
+    feeds.c.tags,
+    feeds.c.interval,
+    feeds.c.enabled,
+    feeds.c.etag,
+    feeds.c.last_modified,
+    feeds.c.body_hash,
+    feeds.c.last_success_at,
+    feeds.c.last_error,
+    feeds.c.last_error_at,
+    feeds.c.consecutive_failures,
+    feeds.c.next_poll_at,
+    feeds.c.disabled_reason,
+    feeds.c.declared_interval,
+    feeds.c.failing_since,
+    feeds.c.full_text,
+    feeds.c.item_keys,
+]
 
 
 def _state(row: Any) -> FeedState:
