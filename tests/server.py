@@ -26,6 +26,7 @@ import itertools
 import json
 import re
 import socket
+import ssl
 import sys
 import threading
 import traceback
@@ -263,7 +264,9 @@ def serve_file(request: Request, root: Path, relative: str, base: str) -> Reply:
 class FeedServer:
     """A threaded HTTP server on 127.0.0.1 in a background thread; ``base_url`` is its address."""
 
-    def __init__(self, shared: Path = SHARED, port: int = 0) -> None:
+    def __init__(
+        self, shared: Path = SHARED, port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.shared = shared
         self.gen_revision = 0  # change it to change every generated feed
         self.errors: list[str] = []  # unexpected handler failures (tracebacks)
@@ -278,7 +281,12 @@ class FeedServer:
         self._httpd = _HTTPServer(("127.0.0.1", port), _RequestHandler)
         self._httpd.feeds = self
         self.port: int = self._httpd.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.scheme = "https" if tls is not None else "http"
+        if tls is not None:  # each connection's handshake happens in its handler thread
+            self._httpd.socket = tls.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
+        self.base_url = f"{self.scheme}://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,))
 
     def __enter__(self) -> FeedServer:
@@ -295,7 +303,7 @@ class FeedServer:
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         """The absolute URL of ``path``; ``host="localhost"`` reaches it as another host."""
-        return f"http://{host}:{self.port}{path}"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     def gen_url(self, n: int, host: str = "127.0.0.1") -> str:
         """The URL of generated feed ``n``."""
