@@ -1,9 +1,9 @@
-"""Feeds over https: the fetcher's own connections carry TLS, keep it alive and name bad certificates.
+"""Feeds over https: the fetcher's own connections carry TLS and name bad certificates.
 
 A real TLS server on 127.0.0.1 (a threaded HTTP server behind a self-signed certificate made with
 openssl) serves feeds with validators. Trusted through ``SSL_CERT_FILE``, a first round fetches
-and stores every feed and the next is all 304s; untrusted, each feed
-records the certificate problem in words, and the round goes on.
+and stores every feed and the next is all 304s; untrusted, each feed records the certificate
+problem in words, and the round goes on.
 """
 
 from __future__ import annotations
