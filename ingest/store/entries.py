@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Insert, Row, func, select, true, update
+from sqlalchemy import Connection, Engine, Insert, Row, Select, bindparam, func, select, update
 
 from ingest.models import Entry
 from ingest.store.schema import entries, feeds
@@ -17,6 +17,22 @@ from ingest.urls import without_fragment
 IDENTITY_RULE = 2  # the rule ingest.normalize gives identities by (see schema.entries)
 LEGACY_RULE = 1  # before schema 0005: a guid-less entry was known by its link alone
 _CHUNK = 500
+
+# Built once: every feed of a round runs the same statements, and building one (its expressions
+# and its cache key) costs more than running it on a feed's handful of entries.
+_COLUMNS = ("id", "identity", "identity_rule", "content_hash", "title", "link", "published_at")
+_STORED = select(*(entries.c[name] for name in _COLUMNS)).where(
+    entries.c.feed_id == bindparam("feed_id"),
+    entries.c.identity.in_(bindparam("identities", expanding=True)),
+)
+_LEGACY = _STORED.where(entries.c.identity_rule == LEGACY_RULE)
+_SET = update(entries).where(entries.c.id == bindparam("row_id"))  # values: the parameters
+_REPLACED = (
+    update(feeds)
+    .where(feeds.c.id == bindparam("feed_id"))
+    .values(replaced=feeds.c.replaced + bindparam("replaced"))
+)
+_INSERTS: dict[str, Insert] = {}  # by dialect name
 
 
 def upsert(
@@ -71,9 +87,7 @@ def upsert(
         updated += 1
         replaced += replaces(stored, item)
     if replaced:
-        conn.execute(
-            update(feeds).where(feeds.c.id == feed_id).values(replaced=feeds.c.replaced + replaced)
-        )
+        conn.execute(_REPLACED, {"feed_id": feed_id, "replaced": replaced})
     return inserted, updated
 
 
@@ -84,9 +98,16 @@ def _wanted(item: Entry, full_text: bool, backlog: frozenset[str]) -> str | None
 
 def _insert_new(conn: Connection) -> Insert:
     """INSERT ... ON CONFLICT (feed_id, identity) DO NOTHING RETURNING id, for this database."""
+    name = conn.dialect.name
+    if (statement := _INSERTS.get(name)) is None:
+        statement = _INSERTS[name] = _build_insert(name)
+    return statement
+
+
+def _build_insert(dialect: str) -> Insert:
     key = [entries.c.feed_id, entries.c.identity]
     # Imported here: a round on SQLite never loads the PostgreSQL dialect (about 30 ms).
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
         return (
@@ -118,22 +139,14 @@ def _stored(
     conn: Connection,
     feed_id: int,
     identities: Collection[str],
-    condition: ColumnElement[bool] | None = None,
+    query: Select[Any] = _STORED,
 ) -> dict[str, Row[Any]]:
-    """The feed's stored rows with these identities (and ``condition``), by identity."""
-    columns = [entries.c[name] for name in ("id", "identity", "identity_rule", "content_hash")]
-    columns += [entries.c.title, entries.c.link, entries.c.published_at]
+    """The feed's stored rows with these identities (``query``: _STORED or _LEGACY), by identity."""
     ordered = sorted(identities)
     found: dict[str, Row[Any]] = {}
     for start in range(0, len(ordered), _CHUNK):
         chunk = ordered[start : start + _CHUNK]
-        rows = conn.execute(
-            select(*columns).where(
-                entries.c.feed_id == feed_id,
-                entries.c.identity.in_(chunk),
-                true() if condition is None else condition,
-            )
-        )
+        rows = conn.execute(query, {"feed_id": feed_id, "identities": chunk})
         found.update({row.identity: row for row in rows})
     return found
 
@@ -153,7 +166,7 @@ def _adopt(
             by_legacy[legacy].append(item)
     if not by_legacy:
         return {}
-    rows = _stored(conn, feed_id, by_legacy, entries.c.identity_rule == LEGACY_RULE)
+    rows = _stored(conn, feed_id, by_legacy, _LEGACY)
     adopted: dict[str, Row[Any]] = {}
     for legacy, row in rows.items():
         if row.id in taken:
@@ -171,7 +184,7 @@ def legacy_identity(item: Entry) -> str | None:
 
 
 def _set(conn: Connection, row_id: int, **values: Any) -> None:
-    conn.execute(update(entries).where(entries.c.id == row_id).values(**values))
+    conn.execute(_SET, {"row_id": row_id, **values})
 
 
 def _row(item: Entry) -> dict[str, Any]:
