@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Row, Select, bindparam, func, select, update
 
-from ingest.models import Entry
+from ingest.models import Enclosure, Entry
 from ingest.store.schema import entries, feeds
 from ingest.urls import without_fragment
 
@@ -61,16 +60,19 @@ def upsert(
     taken = {row.id for row in known.values()}
     known |= _adopt(conn, feed_id, [i for i in items if i.identity not in known], taken)
     fresh = [
-        _row(item)
-        | {"feed_id": feed_id, "first_seen_at": now, "changed_at": now}
-        | {"backlog": item.identity in backlog}
-        | {"full_text_status": _wanted(item, full_text, backlog)}
+        _row(
+            item,
+            feed_id=feed_id,
+            published_at=item.published or now,
+            first_seen_at=now,
+            changed_at=now,
+            backlog=item.identity in backlog,
+            full_text_status=_wanted(item, full_text, backlog),
+        )
         for item in items
         if item.identity not in known
     ]
-    for row in fresh:
-        row["published_at"] = row["published_at"] or now
-    inserted = len(conn.execute(_insert_new(conn), fresh).all()) if fresh else 0
+    inserted = _insert_new(conn, fresh) if fresh else 0
     updated = replaced = 0
     for item in items:
         stored = known.get(item.identity)
@@ -80,7 +82,7 @@ def upsert(
             if stored.identity_rule != IDENTITY_RULE or stored.identity != item.identity:
                 _set(conn, stored.id, identity=item.identity, identity_rule=IDENTITY_RULE)
             continue
-        values = _row(item) | {"changed_at": now}
+        values = _row(item, changed_at=now)
         if values["published_at"] is None:
             del values["published_at"]
         _set(conn, stored.id, **values)
@@ -96,15 +98,23 @@ def _wanted(item: Entry, full_text: bool, backlog: frozenset[str]) -> str | None
     return "pending" if full_text and item.link and item.identity not in backlog else None
 
 
-def _insert_new(conn: Connection) -> Insert:
-    """INSERT ... ON CONFLICT (feed_id, identity) DO NOTHING RETURNING id, for this database."""
+def _insert_new(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """Insert the rows, skipping any another transaction inserted meanwhile; how many went in.
+
+    All of a feed's new entries go in one execution: on PostgreSQL one multi-row INSERT ...
+    RETURNING (one round trip), on SQLite the driver's executemany of one prepared statement,
+    counted by its rowcount (the rows each execution changed, summed: a skipped row adds none),
+    which costs less than building and preparing a statement as long as the rows.
+    """
     name = conn.dialect.name
     if (statement := _INSERTS.get(name)) is None:
         statement = _INSERTS[name] = _build_insert(name)
-    return statement
+    result = conn.execute(statement, rows)
+    return len(result.all()) if name == "postgresql" else result.rowcount
 
 
 def _build_insert(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT (feed_id, identity) DO NOTHING, RETURNING id on PostgreSQL."""
     key = [entries.c.feed_id, entries.c.identity]
     # Imported here: a round on SQLite never loads the PostgreSQL dialect (about 30 ms).
     if dialect == "postgresql":
@@ -117,7 +127,7 @@ def _build_insert(dialect: str) -> Insert:
         )
     from sqlalchemy.dialects import sqlite
 
-    return sqlite.insert(entries).on_conflict_do_nothing(index_elements=key).returning(entries.c.id)
+    return sqlite.insert(entries).on_conflict_do_nothing(index_elements=key)
 
 
 def replaces(stored: Any, item: Entry) -> bool:
@@ -187,7 +197,8 @@ def _set(conn: Connection, row_id: int, **values: Any) -> None:
     conn.execute(_SET, {"row_id": row_id, **values})
 
 
-def _row(item: Entry) -> dict[str, Any]:
+def _row(item: Entry, **more: Any) -> dict[str, Any]:
+    """The entry's columns (``more`` added or overriding), as the insert and update take them."""
     return {
         "identity": item.identity,
         "identity_rule": IDENTITY_RULE,
@@ -203,6 +214,17 @@ def _row(item: Entry) -> dict[str, Any]:
         "image": item.image,
         "image_width": item.image_width,
         "tags": list(item.tags),
-        "enclosures": [asdict(enclosure) for enclosure in item.enclosures],
+        "enclosures": [_enclosure(enclosure) for enclosure in item.enclosures],
         "content_hash": item.content_hash,
+        **more,
+    }
+
+
+def _enclosure(enclosure: Enclosure) -> dict[str, Any]:
+    """An enclosure as its JSON column holds it (what ``dataclasses.asdict`` gives, for less)."""
+    return {
+        "url": enclosure.url,
+        "type": enclosure.type,
+        "length": enclosure.length,
+        "duration": enclosure.duration,
     }
