@@ -4,19 +4,34 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Insert, Row, func, select, true, update
+from sqlalchemy import Connection, Engine, Insert, Row, Select, bindparam, func, select, update
 
-from ingest.models import Entry
+from ingest.models import Enclosure, Entry
 from ingest.store.schema import entries, feeds
 from ingest.urls import without_fragment
 
 IDENTITY_RULE = 2  # the rule ingest.normalize gives identities by (see schema.entries)
 LEGACY_RULE = 1  # before schema 0005: a guid-less entry was known by its link alone
 _CHUNK = 500
+
+# Built once: every feed of a round runs the same statements, and building one (its expressions
+# and its cache key) costs more than running it on a feed's handful of entries.
+_COLUMNS = ("id", "identity", "identity_rule", "content_hash", "title", "link", "published_at")
+_STORED = select(*(entries.c[name] for name in _COLUMNS)).where(
+    entries.c.feed_id == bindparam("feed_id"),
+    entries.c.identity.in_(bindparam("identities", expanding=True)),
+)
+_LEGACY = _STORED.where(entries.c.identity_rule == LEGACY_RULE)
+_SET = update(entries).where(entries.c.id == bindparam("row_id"))  # values: the parameters
+_REPLACED = (
+    update(feeds)
+    .where(feeds.c.id == bindparam("feed_id"))
+    .values(replaced=feeds.c.replaced + bindparam("replaced"))
+)
+_INSERTS: dict[str, Insert] = {}  # by dialect name
 
 
 def upsert(
@@ -45,16 +60,19 @@ def upsert(
     taken = {row.id for row in known.values()}
     known |= _adopt(conn, feed_id, [i for i in items if i.identity not in known], taken)
     fresh = [
-        _row(item)
-        | {"feed_id": feed_id, "first_seen_at": now, "changed_at": now}
-        | {"backlog": item.identity in backlog}
-        | {"full_text_status": _wanted(item, full_text, backlog)}
+        _row(
+            item,
+            feed_id=feed_id,
+            published_at=item.published or now,
+            first_seen_at=now,
+            changed_at=now,
+            backlog=item.identity in backlog,
+            full_text_status=_wanted(item, full_text, backlog),
+        )
         for item in items
         if item.identity not in known
     ]
-    for row in fresh:
-        row["published_at"] = row["published_at"] or now
-    inserted = len(conn.execute(_insert_new(conn), fresh).all()) if fresh else 0
+    inserted = _insert_new(conn, fresh) if fresh else 0
     updated = replaced = 0
     for item in items:
         stored = known.get(item.identity)
@@ -64,16 +82,14 @@ def upsert(
             if stored.identity_rule != IDENTITY_RULE or stored.identity != item.identity:
                 _set(conn, stored.id, identity=item.identity, identity_rule=IDENTITY_RULE)
             continue
-        values = _row(item) | {"changed_at": now}
+        values = _row(item, changed_at=now)
         if values["published_at"] is None:
             del values["published_at"]
         _set(conn, stored.id, **values)
         updated += 1
         replaced += replaces(stored, item)
     if replaced:
-        conn.execute(
-            update(feeds).where(feeds.c.id == feed_id).values(replaced=feeds.c.replaced + replaced)
-        )
+        conn.execute(_REPLACED, {"feed_id": feed_id, "replaced": replaced})
     return inserted, updated
 
 
@@ -82,11 +98,26 @@ def _wanted(item: Entry, full_text: bool, backlog: frozenset[str]) -> str | None
     return "pending" if full_text and item.link and item.identity not in backlog else None
 
 
-def _insert_new(conn: Connection) -> Insert:
-    """INSERT ... ON CONFLICT (feed_id, identity) DO NOTHING RETURNING id, for this database."""
+def _insert_new(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """Insert the rows, skipping any another transaction inserted meanwhile; how many went in.
+
+    All of a feed's new entries go in one execution: on PostgreSQL one multi-row INSERT ...
+    RETURNING (one round trip), on SQLite the driver's executemany of one prepared statement,
+    counted by its rowcount (the rows each execution changed, summed: a skipped row adds none),
+    which costs less than building and preparing a statement as long as the rows.
+    """
+    name = conn.dialect.name
+    if (statement := _INSERTS.get(name)) is None:
+        statement = _INSERTS[name] = _build_insert(name)
+    result = conn.execute(statement, rows)
+    return len(result.all()) if name == "postgresql" else result.rowcount
+
+
+def _build_insert(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT (feed_id, identity) DO NOTHING, RETURNING id on PostgreSQL."""
     key = [entries.c.feed_id, entries.c.identity]
     # Imported here: a round on SQLite never loads the PostgreSQL dialect (about 30 ms).
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
         return (
@@ -96,7 +127,7 @@ def _insert_new(conn: Connection) -> Insert:
         )
     from sqlalchemy.dialects import sqlite
 
-    return sqlite.insert(entries).on_conflict_do_nothing(index_elements=key).returning(entries.c.id)
+    return sqlite.insert(entries).on_conflict_do_nothing(index_elements=key)
 
 
 def replaces(stored: Any, item: Entry) -> bool:
@@ -118,22 +149,14 @@ def _stored(
     conn: Connection,
     feed_id: int,
     identities: Collection[str],
-    condition: ColumnElement[bool] | None = None,
+    query: Select[Any] = _STORED,
 ) -> dict[str, Row[Any]]:
-    """The feed's stored rows with these identities (and ``condition``), by identity."""
-    columns = [entries.c[name] for name in ("id", "identity", "identity_rule", "content_hash")]
-    columns += [entries.c.title, entries.c.link, entries.c.published_at]
+    """The feed's stored rows with these identities (``query``: _STORED or _LEGACY), by identity."""
     ordered = sorted(identities)
     found: dict[str, Row[Any]] = {}
     for start in range(0, len(ordered), _CHUNK):
         chunk = ordered[start : start + _CHUNK]
-        rows = conn.execute(
-            select(*columns).where(
-                entries.c.feed_id == feed_id,
-                entries.c.identity.in_(chunk),
-                true() if condition is None else condition,
-            )
-        )
+        rows = conn.execute(query, {"feed_id": feed_id, "identities": chunk})
         found.update({row.identity: row for row in rows})
     return found
 
@@ -153,7 +176,7 @@ def _adopt(
             by_legacy[legacy].append(item)
     if not by_legacy:
         return {}
-    rows = _stored(conn, feed_id, by_legacy, entries.c.identity_rule == LEGACY_RULE)
+    rows = _stored(conn, feed_id, by_legacy, _LEGACY)
     adopted: dict[str, Row[Any]] = {}
     for legacy, row in rows.items():
         if row.id in taken:
@@ -171,10 +194,11 @@ def legacy_identity(item: Entry) -> str | None:
 
 
 def _set(conn: Connection, row_id: int, **values: Any) -> None:
-    conn.execute(update(entries).where(entries.c.id == row_id).values(**values))
+    conn.execute(_SET, {"row_id": row_id, **values})
 
 
-def _row(item: Entry) -> dict[str, Any]:
+def _row(item: Entry, **more: Any) -> dict[str, Any]:
+    """The entry's columns (``more`` added or overriding), as the insert and update take them."""
     return {
         "identity": item.identity,
         "identity_rule": IDENTITY_RULE,
@@ -190,6 +214,17 @@ def _row(item: Entry) -> dict[str, Any]:
         "image": item.image,
         "image_width": item.image_width,
         "tags": list(item.tags),
-        "enclosures": [asdict(enclosure) for enclosure in item.enclosures],
+        "enclosures": [_enclosure(enclosure) for enclosure in item.enclosures],
         "content_hash": item.content_hash,
+        **more,
+    }
+
+
+def _enclosure(enclosure: Enclosure) -> dict[str, Any]:
+    """An enclosure as its JSON column holds it (what ``dataclasses.asdict`` gives, for less)."""
+    return {
+        "url": enclosure.url,
+        "type": enclosure.type,
+        "length": enclosure.length,
+        "duration": enclosure.duration,
     }
