@@ -13,12 +13,17 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from feedparser.datetimes import _parse_date
 from feedparser.html import _cp1252
+from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 _XML_ATTRIBUTES = {XML_LANG: "xml:lang", XML_BASE: "xml:base"}
+# feedparser's own: its date parser (every format it knows) and its guess at HTML in RSS text.
+parse_date = _parse_date
+looks_like_html = _FeedParserMixin.looks_like_html
 AMPERSAND_FIX = re.compile("&([A-Za-z0-9_]+);")
 WINDOWS_1252 = re.compile("[\x80-\x9f]")
 EMAIL = re.compile(

@@ -19,8 +19,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from feedparser.datetimes import _parse_date
-from feedparser.mixin import _FeedParserMixin
 from lxml import etree
 
 from . import feedparser_rules as rules
@@ -51,7 +49,6 @@ _DECLARATION = re.compile(rb"<\?xml[^>]*?encoding=[\"']([^\"']*)[\"']")
 _PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True
 )
-_looks_like_html = _FeedParserMixin.looks_like_html
 
 
 def read(content: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
@@ -135,7 +132,7 @@ def _rss_channel_element(feed: dict[str, Any], element: Any, bases: rules.Bases)
     if tag == "title":
         rules.only_attributes(element, set())
         value = rules.text(element).strip()
-        kind = "text/html" if _looks_like_html(value) else "text/plain"
+        kind = "text/html" if rules.looks_like_html(value) else "text/plain"
         feed["title"] = value = rules.repaired(value)
         feed["title_detail"] = rules.detail(kind, bases.uri, value)
     elif tag == "link":
@@ -170,7 +167,7 @@ def _rss_item(item: Any, bases: rules.Bases) -> dict[str, Any]:
         if tag == "title":
             rules.only_attributes(child, set())
             value = rules.text(child).strip()
-            kind = "text/html" if _looks_like_html(value) else "text/plain"
+            kind = "text/html" if rules.looks_like_html(value) else "text/plain"
             entry["title"] = value = rules.repaired(value)
             entry["title_detail"] = rules.detail(kind, bases.uri, value)
         elif tag == "link":
@@ -192,7 +189,7 @@ def _rss_item(item: Any, bases: rules.Bases) -> dict[str, Any]:
         elif tag == "pubDate":
             rules.only_attributes(child, set())
             entry["published"] = value = rules.pop(child)
-            entry["published_parsed"] = _parse_date(value)
+            entry["published_parsed"] = rules.parse_date(value)
         elif tag == "description":
             rules.only_attributes(child, set())
             entry["summary"] = value = rules.pop(child)
@@ -311,11 +308,11 @@ def _atom_entry(element: Any, bases: rules.Bases) -> dict[str, Any]:
         elif tag == f"{{{ATOM}}}published":
             rules.only_attributes(child, set())
             entry["published"] = value = rules.pop(child)
-            entry["published_parsed"] = _parse_date(value)
+            entry["published_parsed"] = rules.parse_date(value)
         elif tag == f"{{{ATOM}}}updated":
             rules.only_attributes(child, set())
             entry["updated"] = value = rules.pop(child)
-            entry["updated_parsed"] = _parse_date(value)
+            entry["updated_parsed"] = rules.parse_date(value)
         elif tag == f"{{{ATOM}}}summary":
             kind, value = _atom_text(child)
             entry["summary"] = value

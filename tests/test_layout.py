@@ -39,7 +39,15 @@ def modules() -> dict[str, set[str]]:
         ("re2", {"digests/select.py"}),
         ("dkim", {"digests/dkim.py"}),
         ("nacl", {"digests/dkim.py"}),
-        ("feedparser", {"ingest/parse.py", "ingest/entities.py", "ingest/normalize.py"}),
+        (
+            "feedparser",
+            {
+                "ingest/parse.py",
+                "ingest/entities.py",
+                "ingest/normalize.py",
+                "ingest/feedparser_rules.py",
+            },
+        ),
         ("trafilatura", {"ingest/extract.py"}),
         (
             "typer",
