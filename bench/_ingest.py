@@ -40,6 +40,7 @@ from _measure import (  # noqa: E402
     feed_server,
     feedparser_defaults,
     measure,
+    speed_probe,
     warm_up,
 )
 from _processes import Accounting  # noqa: E402
@@ -208,6 +209,7 @@ def print_settings(args: argparse.Namespace, accounting: Accounting) -> None:
     print(
         f"Broadsheet ingest benchmark: {cpus} CPUs, load average "
         f"{', '.join(f'{v:.2f}' for v in load)} at start{busy}\n"
+        f"  speed probe (CPU s of a fixed Python loop, lower is faster): {speed_probe():.3f}\n"
         f"  Python {sys.version.split()[0]}, feedparser {feedparser.__version__}, "
         f"broadsheet as `{' '.join(BROADSHEET)}`\n"
         f"  feeds:   {args.feeds} x {args.entries} entries; half RSS 2.0 with content:encoded, "
@@ -324,4 +326,8 @@ def main() -> None:
                 print_in_process(results, args)
     finally:
         accounting.close()
-    print(f"\nload average {', '.join(f'{v:.2f}' for v in os.getloadavg())} at the end")
+    print(
+        f"\nload average {', '.join(f'{v:.2f}' for v in os.getloadavg())} at the end; "
+        f"speed probe {speed_probe():.3f} (beside the one at the start: a change means the "
+        "machine's speed drifted during the run)"
+    )

@@ -169,3 +169,16 @@ def warm_up(pool: Any, exclude: set[int]) -> None:
 
     asyncio.run(parse_some())
     wait_idle(exclude)
+
+
+def speed_probe() -> float:
+    """CPU seconds of a fixed pure-Python loop: this machine's speed now.
+
+    Printed at the start and the end of a benchmark: these machines' speed drifts (seen here:
+    the same loop twice as slow an hour later), and figures taken across a drift compare badly.
+    """
+    started = time.process_time()
+    total = 0
+    for number in range(3_000_000):
+        total += number
+    return time.process_time() - started
