@@ -36,6 +36,7 @@ from _commands import BROADSHEET  # noqa: E402
 from _feeds import feed_body, kind  # noqa: E402
 from _measure import (  # noqa: E402
     Run,
+    byte_compiled,
     cpu_passes,
     feed_server,
     feedparser_defaults,
@@ -210,6 +211,7 @@ def print_settings(args: argparse.Namespace, accounting: Accounting) -> None:
         f"Broadsheet ingest benchmark: {cpus} CPUs, load average "
         f"{', '.join(f'{v:.2f}' for v in load)} at start{busy}\n"
         f"  speed probe (CPU s of a fixed Python loop, lower is faster): {speed_probe():.3f}\n"
+        f"  {byte_compiled()}\n"
         f"  Python {sys.version.split()[0]}, feedparser {feedparser.__version__}, "
         f"broadsheet as `{' '.join(BROADSHEET)}`\n"
         f"  feeds:   {args.feeds} x {args.entries} entries; half RSS 2.0 with content:encoded, "
