@@ -132,6 +132,27 @@ class Commands:
             runs.append(self.run(*argv, **kw))
         return sample(runs)
 
+    def paired(
+        self,
+        times: int,
+        small: str,
+        big: str,
+        feeds: int,
+        expect: Callable[[dict[str, int], int], bool],
+    ) -> tuple[Sample, Sample, float]:
+        """``times`` pairs of `poll --all` rounds, over one feed (``small``) then all (``big``):
+        the big rounds, the small ones, and the median per-feed CPU difference of the pairs."""
+        bigs, smalls, per = [], [], []
+        for _ in range(times):
+            one = self.run("poll", "--all", "--json", "-c", small, expect=lambda c: expect(c, 1))
+            every = self.run(
+                "poll", "--all", "--json", "-c", big, expect=lambda c: expect(c, feeds)
+            )
+            smalls.append(one)
+            bigs.append(every)
+            per.append((every.cpu - one.cpu) / (feeds - 1))
+        return sample(bigs), sample(smalls), median(per)
+
     def poll(
         self,
         times: int,
@@ -162,6 +183,8 @@ class Figures:
     steady: Sample
     one_steady: Sample  # the same steady round over one feed: start-up, imports, the pool's start
     one_unchanged: Sample  # an all-304 round over one feed: start-up and the fetcher's imports
+    per_not_modified: float  # CPU s per feed beyond start-up, all-304 rounds (median of pairs)
+    per_same_body: float  # the same, same-body rounds without validators
     feedparser_first: float  # CPU s over all feeds' first bodies
     first_pairs: tuple[float, ...]  # each first round's CPU over feedparser's just before it
     feedparser_steady: float  # CPU s over all feeds' bodies after one new entry
@@ -214,10 +237,22 @@ def measure(
     )
     print(f"  start-up: check {check.wall:.2f} s, poll (nothing due) {idle.wall:.2f} s", flush=True)
     reader = "skipped (--no-reader)" if args.no_reader else reader_whole(accounting, validating)
-    not_modified = commands.poll(args.repeat, a, lambda c: c["not_modified"] == feeds)
+    # Unchanged rounds over all feeds, each right after the same round over one feed: what a
+    # feed costs is the difference of the pair (start-up drifts less within a pair than across
+    # the run), divided by the other feeds; the median of the pairs is reported.
+    one = str(write_config(folder / "one.toml", validating[:1], args))
+    one_plain = str(write_config(folder / "one-plain.toml", plain[:1], args))
+    for config in (one, one_plain):
+        forget_store(Path(config))
+        commands.poll(1, config, lambda c: c["fetched"] == 1)
+    not_modified, one_unchanged, per_not_modified = commands.paired(
+        args.repeat, one, a, feeds, lambda c, k: c["not_modified"] == k
+    )
     forget = partial(forget_store, Path(b))
     plain_first = commands.poll(1, b, lambda c: c["fetched"] == feeds, before=forget)
-    same_body = commands.poll(args.repeat, b, lambda c: c["skipped_unchanged"] == feeds)
+    same_body, _, per_same_body = commands.paired(
+        args.repeat, one_plain, b, feeds, lambda c, k: c["skipped_unchanged"] == k
+    )
     print("  unchanged rounds done", flush=True)
     everyone = {"feeds": list(range(feeds)), "by": [1] * feeds}
     steady = commands.poll(
@@ -229,7 +264,6 @@ def measure(
     print(f"  steady round: {steady.wall:.2f} s wall, {steady.cpu:.2f} s CPU", flush=True)
     # The same rounds over one feed: what a round costs whatever its size (start-up, the
     # imports a round of that kind needs, the parser pool's start); the rest is per feed.
-    one = str(write_config(folder / "one.toml", validating[:1], args))
     forget_store(Path(one))
     commands.poll(1, one, lambda c: c["fetched"] == 1)
     one_steady = commands.poll(
@@ -238,7 +272,6 @@ def measure(
         lambda c: c["fetched"] == 1 and c["new_entries"] == 1,
         before=lambda: post(bases[0], "/_/advance", {"feeds": [0], "by": [1]}),
     )
-    one_unchanged = commands.poll(args.repeat, one, lambda c: c["not_modified"] == 1)
     now = args.repeat  # entries each feed has published: one before each steady round
     bodies = [feed_body(k, args.entries, now) for k in range(feeds)]
     theirs_steady = feedparser_cpu(bodies, args.repeat)
@@ -256,6 +289,8 @@ def measure(
         steady,
         one_steady,
         one_unchanged,
+        per_not_modified,
+        per_same_body,
         theirs_first,
         pairs,
         theirs_steady,
@@ -393,14 +428,14 @@ def report(figures: Figures, args: argparse.Namespace) -> None:
 
     print(
         f"\n4. Unchanged rounds: `broadsheet poll --all`, {feeds} feeds, nothing new, median of "
-        f"{f.not_modified.runs}"
+        f"{f.not_modified.runs}; per feed: the median over pairs (the same round over one feed "
+        "just before) of the difference, divided by the other feeds"
     )
     rows = [["round", "wall s", "CPU s", "CPU ms/feed beyond start-up", "goal", ""]]
-    for name, run in (
-        ("all 304 (ETag, Last-Modified)", f.not_modified),
-        ("same body, no validators", f.same_body),
+    for name, run, per in (
+        ("all 304 (ETag, Last-Modified)", f.not_modified, f.per_not_modified),
+        ("same body, no validators", f.same_body, f.per_same_body),
     ):
-        per = (run.cpu - f.one_unchanged.cpu) / (feeds - 1)
         rows.append(
             [
                 name,
