@@ -44,6 +44,10 @@ _RSS_CHANNEL_IGNORED |= {"generator", "docs", f"{{{SY}}}updateBase"}
 _IMAGE_CHILDREN = {"url", "title", "link", "width", "height", "description"}
 _ATOM_FEED_IGNORED = {f"{{{ATOM}}}{name}" for name in ("subtitle", "generator", "icon", "logo")}
 _ATOM_FEED_IGNORED |= {f"{{{ATOM}}}rights", f"{{{ATOM}}}category"}
+_RSS_ITEM_SINGLE = {"title", "link", "guid", "pubDate", "description", f"{{{CONTENT}}}encoded"}
+_ATOM_FEED_SINGLE = {f"{{{ATOM}}}{name}" for name in ("title", "id", "updated")}
+_ATOM_ENTRY_SINGLE = {f"{{{ATOM}}}{name}" for name in ("title", "id", "published", "updated")}
+_ATOM_ENTRY_SINGLE |= {f"{{{ATOM}}}summary", f"{{{ATOM}}}content"}
 _XML_TYPES = {"application/rss+xml", "application/atom+xml", "application/xml"}
 _DECLARATION = re.compile(rb"<\?xml[^>]*?encoding=[\"']([^\"']*)[\"']")
 _PARSER = etree.XMLParser(
@@ -110,9 +114,7 @@ def _rss(root: Any, bases: rules.Bases) -> dict[str, Any]:
         if entries:
             raise rules.Unusual  # channel elements after the items: feedparser's state differs
         if tag in _RSS_CHANNEL_KEPT:
-            if tag in seen:
-                raise rules.Unusual
-            seen.add(tag)
+            _once(seen, tag, _RSS_CHANNEL_KEPT)
             _rss_channel_element(feed, child, bases)
         elif tag == "image":
             rules.only_attributes(child, set())
@@ -130,11 +132,7 @@ def _rss(root: Any, bases: rules.Bases) -> dict[str, Any]:
 def _rss_channel_element(feed: dict[str, Any], element: Any, bases: rules.Bases) -> None:
     tag = element.tag
     if tag == "title":
-        rules.only_attributes(element, set())
-        value = rules.text(element).strip()
-        kind = "text/html" if rules.looks_like_html(value) else "text/plain"
-        feed["title"] = value = rules.repaired(value)
-        feed["title_detail"] = rules.detail(kind, bases.uri, value)
+        _rss_title(feed, element, bases)
     elif tag == "link":
         rules.only_attributes(element, set())
         value = rules.AMPERSAND_FIX.sub(r"&\g<1>", rules.pop(element, bases.uri))
@@ -154,22 +152,24 @@ def _rss_channel_element(feed: dict[str, Any], element: Any, bases: rules.Bases)
         feed[key] = rules.pop(element)
 
 
+def _rss_title(context: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    """An RSS title: plain text unless feedparser's guess finds HTML in it (before repairs)."""
+    rules.only_attributes(element, set())
+    value = rules.text(element).strip()
+    kind = "text/html" if rules.looks_like_html(value) else "text/plain"
+    context["title"] = value = rules.repaired(value)
+    context["title_detail"] = rules.detail(kind, bases.uri, value)
+
+
 def _rss_item(item: Any, bases: rules.Bases) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     seen: set[str] = set()
     permalink_guid = False
     for child in rules.children(item, bases):
         tag = child.tag
-        if tag in ("title", "link", "guid", "pubDate", "description", f"{{{CONTENT}}}encoded"):
-            if tag in seen:
-                raise rules.Unusual
-            seen.add(tag)
+        _once(seen, tag, _RSS_ITEM_SINGLE)
         if tag == "title":
-            rules.only_attributes(child, set())
-            value = rules.text(child).strip()
-            kind = "text/html" if rules.looks_like_html(value) else "text/plain"
-            entry["title"] = value = rules.repaired(value)
-            entry["title_detail"] = rules.detail(kind, bases.uri, value)
+            _rss_title(entry, child, bases)
         elif tag == "link":
             rules.only_attributes(child, set())
             entry.setdefault("links", []).append({"rel": "alternate", "type": "text/html"})
@@ -261,14 +261,9 @@ def _atom(root: Any, bases: rules.Bases) -> dict[str, Any]:
             continue
         if entries:
             raise rules.Unusual
-        if tag in (f"{{{ATOM}}}title", f"{{{ATOM}}}id", f"{{{ATOM}}}updated"):
-            if tag in seen:
-                raise rules.Unusual
-            seen.add(tag)
+        _once(seen, tag, _ATOM_FEED_SINGLE)
         if tag == f"{{{ATOM}}}title":
-            kind, value = _atom_text(child)
-            feed["title"] = value
-            feed["title_detail"] = rules.detail(kind, bases.uri, value)
+            _atom_title(feed, child, bases)
         elif tag == f"{{{ATOM}}}id":
             _atom_id(feed, child, bases)
         elif tag == f"{{{ATOM}}}updated":
@@ -289,18 +284,11 @@ def _atom(root: Any, bases: rules.Bases) -> dict[str, Any]:
 def _atom_entry(element: Any, bases: rules.Bases) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     seen: set[str] = set()
-    single = {f"{{{ATOM}}}{name}" for name in ("title", "id", "published", "updated")}
-    single |= {f"{{{ATOM}}}summary", f"{{{ATOM}}}content"}
     for child in rules.children(element, bases):
         tag = child.tag
-        if tag in single:
-            if tag in seen:
-                raise rules.Unusual
-            seen.add(tag)
+        _once(seen, tag, _ATOM_ENTRY_SINGLE)
         if tag == f"{{{ATOM}}}title":
-            kind, value = _atom_text(child)
-            entry["title"] = value
-            entry["title_detail"] = rules.detail(kind, bases.uri, value)
+            _atom_title(entry, child, bases)
         elif tag == f"{{{ATOM}}}id":
             _atom_id(entry, child, bases)
         elif tag == f"{{{ATOM}}}link":
@@ -330,6 +318,21 @@ def _atom_entry(element: Any, bases: rules.Bases) -> dict[str, Any]:
         elif not _media(entry, child, bases):
             raise rules.Unusual
     return entry
+
+
+def _once(seen: set[str], tag: str, single: set[str]) -> None:
+    """Unusual when an element that comes once comes again (feedparser then keeps one of them
+    by rules of its own)."""
+    if tag in single:
+        if tag in seen:
+            raise rules.Unusual
+        seen.add(tag)
+
+
+def _atom_title(context: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    kind, value = _atom_text(element)
+    context["title"] = value
+    context["title_detail"] = rules.detail(kind, bases.uri, value)
 
 
 def _atom_text(element: Any) -> tuple[str, str]:
