@@ -16,6 +16,7 @@ two agree on every document of the corpus this path accepts, and on generated on
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,9 +51,7 @@ _ATOM_ENTRY_SINGLE = {f"{{{ATOM}}}{name}" for name in ("title", "id", "published
 _ATOM_ENTRY_SINGLE |= {f"{{{ATOM}}}summary", f"{{{ATOM}}}content"}
 _XML_TYPES = {"application/rss+xml", "application/atom+xml", "application/xml"}
 _DECLARATION = re.compile(rb"<\?xml[^>]*?encoding=[\"']([^\"']*)[\"']")
-_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True
-)
+_PARSERS = threading.local()  # an lxml parser may not be shared between threads
 
 
 def read(content: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
@@ -64,7 +63,7 @@ def read(content: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
     if not _plain_bytes(content, headers):
         return None
     try:
-        root = etree.fromstring(content, _PARSER)
+        root = etree.fromstring(content, _parser())
     except etree.XMLSyntaxError:
         return None
     bases = rules.Bases(tracking=b"base" in content)
@@ -76,6 +75,18 @@ def read(content: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
     except rules.Unusual:
         return None
     return None
+
+
+def _parser() -> Any:
+    """This thread's lxml parser: no entities resolved, no network, comments and PIs dropped
+    (feedparser reads the text around them as one)."""
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True
+        )
+        _PARSERS.parser = parser
+    return parser
 
 
 def _plain_bytes(content: bytes, headers: Mapping[str, str]) -> bool:

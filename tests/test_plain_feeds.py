@@ -10,6 +10,7 @@ from its reading is the one made from feedparser's, entry for entry.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -271,3 +272,13 @@ def test_generated_feeds_read_alike(document: bytes, media: str) -> None:
     plain, reference = both(document, headers)
     if plain is not None:
         assert parsed(plain, document, headers) == parsed(reference, document, headers)
+
+
+def test_threads_reading_at_once_read_alike() -> None:
+    # With one parser process, feeds are parsed on several threads of the round's executor.
+    data = next(d for name, d, _ in documents() if name.endswith("fixtures/newswire.rss"))
+    headers = {"content-type": "application/rss+xml"}
+    expected = plain_feeds.read(data, headers)
+    with ThreadPoolExecutor(8) as pool:
+        readings = list(pool.map(lambda _: plain_feeds.read(data, headers), range(400)))
+    assert all(reading == expected for reading in readings)
