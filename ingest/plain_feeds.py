@@ -37,11 +37,13 @@ _IGNORED_ITEM = {
     "comments",
     "{http://wellformedweb.org/CommentAPI/}commentRss",
     "{http://purl.org/rss/1.0/modules/slash/}comments",
+    "{com-wordpress:feed-additions:1}post-id",  # WordPress.com
 }
 _RSS_CHANNEL_KEPT = {"title", "link", "description", "ttl", f"{{{SY}}}updatePeriod"}
 _RSS_CHANNEL_KEPT |= {f"{{{SY}}}updateFrequency"}
 _RSS_CHANNEL_IGNORED = {"language", "copyright", "webMaster", "pubDate", "lastBuildDate"}
 _RSS_CHANNEL_IGNORED |= {"generator", "docs", f"{{{SY}}}updateBase"}
+_RSS_CHANNEL_IGNORED |= {"{com-wordpress:feed-additions:1}site"}
 _IMAGE_CHILDREN = {"url", "title", "link", "width", "height", "description"}
 _ATOM_FEED_IGNORED = {f"{{{ATOM}}}{name}" for name in ("subtitle", "generator", "icon", "logo")}
 _ATOM_FEED_IGNORED |= {f"{{{ATOM}}}rights", f"{{{ATOM}}}category"}

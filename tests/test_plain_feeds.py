@@ -176,6 +176,8 @@ def rss_item(draw: st.DrawFn) -> str:
         parts.append(f'<enclosure url="/media/{length}.x" length="{length}" type="{kind}"/>')
     if draw(st.booleans()):
         parts.append("<comments>https://news.example/c</comments>")
+    if draw(st.booleans()):  # WordPress.com's own element
+        parts.append('<post-id xmlns="com-wordpress:feed-additions:1">188231</post-id>')
     order = draw(st.permutations(parts))
     return f"<item{draw(BASE)}>" + "".join(order) + "</item>"
 
@@ -193,6 +195,8 @@ def rss(draw: st.DrawFn) -> bytes:
         channel.append("<image><url>/logo.png</url><title>Logo</title><link>/</link></image>")
     if draw(st.booleans()):
         channel.append('<atom:link href="https://news.example/feed.xml" rel="self"/>')
+    if draw(st.booleans()):
+        channel.append('<site xmlns="com-wordpress:feed-additions:1">12345</site>')
     items = draw(st.lists(rss_item(), max_size=4))
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"'
