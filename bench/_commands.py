@@ -11,7 +11,6 @@ import argparse
 import json
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from _feeds import feed_body
-from _measure import cpu_passes, feedparser_defaults, reader_python
+from _measure import cpu_passes, feedparser_defaults, post, reader_python
 from _processes import Accounting, Measured
 from _report import mark, median, ms, table
 
@@ -67,13 +66,6 @@ def forget_store(config: Path) -> None:
     """Delete the SQLite store of ``config`` (and its WAL files)."""
     for suffix in (".db", ".db-wal", ".db-shm"):
         config.with_suffix(suffix).unlink(missing_ok=True)
-
-
-def post(base: str, path: str, data: dict[str, Any]) -> None:
-    """POST JSON to the feed server."""
-    request = urllib.request.Request(f"{base}{path}", json.dumps(data).encode(), method="POST")
-    with urllib.request.urlopen(request, timeout=60) as response:
-        response.read()
 
 
 def feedparser_cpu(bodies: list[bytes], passes: int) -> float:

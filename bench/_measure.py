@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -200,3 +201,10 @@ def byte_compiled() -> str:
         "bytecode: PYTHONDONTWRITEBYTECODE is set here, so broadsheet's packages were compiled "
         "once beforehand (as `pip install .` does; otherwise every command compiles them)"
     )
+
+
+def post(base: str, path: str, data: dict[str, Any]) -> None:
+    """POST JSON to the feed server (``/_/advance``, ``/_/reset``)."""
+    request = urllib.request.Request(f"{base}{path}", json.dumps(data).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        response.read()

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/steady.py [--feeds 200] [--entries 20] [--hosts 10] [--rounds 5]
 
-Starts bench/_steady_server.py (the generated news feeds of ``_feeds.py``, half RSS, half Atom)
-in its own process. A store polls every feed once (the first round), then each measured round
+Starts bench/_server.py (the generated news feeds of ``_feeds.py``, half RSS, half Atom) in its
+own process. A store polls every feed once (the first round), then each measured round
 the server moves every feed on by one entry (one new entry at the top, the oldest gone: the
 body changed, so the body-hash shortcut does not apply) and ``poll()`` runs over all of them.
 Printed side by side: that round's CPU per feed (this process and the parser pool, started
@@ -15,12 +15,9 @@ the same body without validators) per feed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
-import time
-import urllib.request
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,9 +29,11 @@ import feedparser  # noqa: E402
 from _feeds import feed_body  # noqa: E402
 from _measure import (  # noqa: E402
     Run,
+    cpu_passes,
+    feed_server,
     feedparser_defaults,
     measure,
-    server_process,
+    post,
     warm_up,
 )
 from sqlalchemy import Engine  # noqa: E402
@@ -64,8 +63,9 @@ class Steady:
 
     def advance(self) -> None:
         """Every feed on the server gains one entry."""
-        with urllib.request.urlopen(f"{self.bases[0]}/_/advance", timeout=10) as response:
-            self.generation = json.loads(response.read())["generation"]
+        feeds = self.args.feeds
+        post(self.bases[0], "/_/advance", {"feeds": list(range(feeds)), "by": [1] * feeds})
+        self.generation += 1
 
     def round(self, engine: Engine, pool: ParsingPool, outcome: str, new: int) -> Run:
         """One measured ``poll(everything=True)``; stops unless every feed had ``outcome``."""
@@ -84,7 +84,7 @@ class Steady:
         feeds, entries = self.args.feeds, self.args.entries
         with ParsingPool(self.settings.workers) as pool:
             warm_up(pool, self.exclude)
-            validating, plain = self.store("s"), self.store("n")
+            validating, plain = self.store("v"), self.store("n")
             first = self.round(validating, pool, "fetched", feeds * entries)
             self.round(plain, pool, "fetched", feeds * entries)
             steady = []
@@ -104,13 +104,7 @@ def least(runs: object) -> Run:
 
 def feedparser_cpu(bodies: list[bytes], repeats: int = 3) -> float:
     """Least CPU seconds of ``repeats`` passes of feedparser.parse (defaults) over ``bodies``."""
-    passes = []
-    for _ in range(repeats):
-        started = time.process_time()
-        for body in bodies:
-            feedparser_defaults(body)
-        passes.append(time.process_time() - started)
-    return min(passes)
+    return min(cpu_passes(feedparser_defaults, bodies, repeats))
 
 
 def ms(seconds: float) -> str:
@@ -136,10 +130,9 @@ def main() -> None:
         "  CPU: this process (all threads) + the parser pool (started beforehand); the feed "
         "server's not counted"
     )
-    server = (f"--feeds={args.feeds}", f"--entries={args.entries}", f"--hosts={args.hosts}")
     with (
         tempfile.TemporaryDirectory(prefix="broadsheet-steady-") as folder,
-        server_process("_steady_server.py", *server) as (bases, pid),
+        feed_server(args.feeds, args.entries, args.hosts) as (bases, pid),
     ):
         bench = Steady(args, settings, Path(folder))
         bench.exclude, bench.bases = {pid}, bases
