@@ -68,6 +68,8 @@ def read(content: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
         root = etree.fromstring(content, _parser())
     except etree.XMLSyntaxError:
         return None
+    if root.getroottree().docinfo.doctype:
+        return None  # feedparser reads the DOCTYPE (RSS 0.91's, entity declarations)
     bases = rules.Bases(tracking=b"base" in content)
     try:
         if root.tag == "rss" and root.get("version") == "2.0" and rules.only(root, {"version"}):
@@ -92,14 +94,16 @@ def _parser() -> Any:
 
 
 def _plain_bytes(content: bytes, headers: Mapping[str, str]) -> bool:
-    """True for UTF-8 without a DOCTYPE, served with a media type feedparser takes as XML."""
+    """True for UTF-8 served with a media type feedparser takes as XML, as it is."""
     media, _, parameters = headers.get("content-type", "").partition(";")
-    if media.strip().lower() not in _XML_TYPES:
+    media = media.strip().lower()
+    charset = parameters.strip().lower().replace(" ", "")
+    if charset and charset not in ("charset=utf-8", 'charset="utf-8"'):
         return False
-    charset = parameters.strip().lower()
-    if charset and charset.replace(" ", "") not in ("charset=utf-8", 'charset="utf-8"'):
+    # text/xml is US-ASCII unless it names its charset (RFC 3023, which feedparser follows)
+    if media not in _XML_TYPES and not (media == "text/xml" and charset):
         return False
-    if not content.startswith(b"<") or b"<!DOCTYPE" in content[:4096].upper():
+    if not content.startswith(b"<"):
         return False
     declared = _DECLARATION.match(content, 0, 200)
     return declared is None or declared.group(1).lower() == b"utf-8"

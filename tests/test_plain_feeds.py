@@ -28,6 +28,7 @@ from ingest.parse import _feedparser_itself, _to_parsed, _xml_media_type, replac
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 URL = "https://news.example/feed.xml"
 MEDIA_TYPES = ("application/rss+xml", "application/atom+xml", "application/xml")
+MEDIA_TYPES += ("text/xml; charset=utf-8",)
 
 
 def both(data: bytes, headers: dict[str, str]) -> tuple[Any, Any]:
@@ -89,6 +90,16 @@ def test_what_the_plain_path_leaves_to_feedparser() -> None:
     assert plain_feeds.read(latin1_rss092, {"content-type": "application/rss+xml"}) is None
     served_as_html = fixtures["data/shared/fixtures/newswire.rss"]
     assert plain_feeds.read(served_as_html, {"content-type": "text/html"}) is None
+    # A DOCTYPE anywhere before the root, however far in, is feedparser's to read (it takes
+    # the version from Netscape's RSS 0.91 DOCTYPE).
+    late_doctype = (
+        b'<?xml version="1.0" encoding="utf-8"?>\n<!--' + b" " * 8192 + b"-->\n"
+        b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+        b'"http://my.netscape.com/publish/formats/rss-0.91.dtd">\n'
+        b'<rss version="2.0"><channel><title>t</title><item><title>Story</title>'
+        b"</item></channel></rss>"
+    )
+    assert plain_feeds.read(late_doctype, {"content-type": "application/rss+xml"}) is None
 
 
 # --- generated documents --------------------------------------------------------------------
