@@ -26,6 +26,7 @@ import random
 import re
 import signal
 import subprocess
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -157,6 +158,13 @@ class Harness:
                 cwd=self.tmp_path,
             )
 
+    def seconds_of(self, *args: str) -> float:
+        """How long a whole run of a command takes here (kill delays are chosen within it)."""
+        started = time.monotonic()
+        process = self.start(*args)
+        assert process.wait(timeout=120) == 0, (self.tmp_path / "commands.log").read_text()
+        return time.monotonic() - started
+
     def kill_later(self, process: subprocess.Popen[Any], low: float, high: float) -> None:
         """SIGKILL ``process`` after a seeded delay (unless it ended first); note its children."""
         try:
@@ -254,9 +262,10 @@ LONG_TIMEOUT = pytest.mark.timeout(3600 if long_run() else 300)
 
 @LONG_TIMEOUT
 def test_a_killed_poll_loses_and_repeats_nothing(harness: Harness) -> None:
+    lasts = harness.seconds_of("poll", "--all")  # on this machine, now: kills fall within it
     for trial in range(TRIALS):
         harness.next_trial(trial)
-        harness.kill_later(harness.start("poll", "--all"), 0.2, 2.0)
+        harness.kill_later(harness.start("poll", "--all"), 0.1 * lasts, 0.9 * lasts)
     harness.complete()
     harness.check()
     assert harness.kills, "no trial killed the command: the delays are too long"
