@@ -1,8 +1,11 @@
 """Open the store's database and bring its schema up to date (Alembic, imported only when behind).
 
 A store already at ``HEAD_REVISION`` is opened with one plain query: importing Alembic costs
-more than most commands' work. ``HEAD_REVISION`` names the newest migration in
-``migrations/versions``; ``tests/test_store.py`` fails when a migration is added without it.
+more than most commands' work. A new, empty database gets the newest schema in one step, from
+``schema.metadata``, stamped at ``HEAD_REVISION`` as Alembic stamps it (``tests/test_schema.py``
+proves it the same as the migrations' schema on both databases); only a store made by an older
+version is migrated. ``HEAD_REVISION`` names the newest migration in ``migrations/versions``;
+``tests/test_startup.py`` fails when a migration is added without it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -27,7 +30,7 @@ from sqlalchemy.exc import (
 
 from ingest.errors import StoreError
 from ingest.redact import mask_text, mask_url
-from ingest.store import diagnose
+from ingest.store import diagnose, schema
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -184,7 +187,10 @@ def upgrade(engine: Engine) -> None:
                 connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
                 connection.commit()
             try:
-                if current_revision(connection) != head_revision():
+                if _is_new(connection):
+                    _create_at_head(connection)
+                    connection.commit()
+                elif current_revision(connection) != head_revision():
                     from alembic import command
 
                     command.upgrade(_alembic_config(connection), "head")
@@ -215,6 +221,30 @@ def at_head(engine: Engine) -> bool:
             return False  # a new store
         found = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
         return list(found) == [HEAD_REVISION]
+
+
+def _is_new(connection: Connection) -> bool:
+    """Whether the database holds none of the store's tables and no schema version."""
+    names = {"alembic_version", *schema.metadata.tables}
+    return not any(connection.dialect.has_table(connection, name) for name in names)
+
+
+def _create_at_head(connection: Connection) -> None:
+    """Create the newest schema in an empty database and record its version, as Alembic does."""
+    schema.metadata.create_all(connection)
+    for statement in schema.partial_index_ddl():
+        connection.execute(text(statement))
+    for table, row in schema.INITIAL_ROWS:
+        connection.execute(table.insert().values(row))
+    connection.execute(
+        text(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+        )
+    )
+    connection.execute(
+        text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": HEAD_REVISION}
+    )
 
 
 def current_revision(connection: Any) -> str | None:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -131,8 +132,17 @@ Index("ix_entries_first_seen", entries.c.first_seen_at)
 Index("ix_entries_seal", entries.c.seal)
 
 
+# Partial indexes: (name, column of ``entries``, condition), the condition in SQL that SQLite and
+# PostgreSQL read alike. Created by migrations 0002 and 0009, and by ``partial_index_ddl`` for a
+# new store.
+PARTIAL_INDEXES = (
+    ("ix_entries_full_text_pending", "feed_id", "full_text_status = 'pending'"),
+    ("ix_entries_unsealed", "id", "seal IS NULL"),
+)
+
+
 def declare_partial_indexes() -> None:
-    """Add the partial indexes (created by migrations 0002 and 0009) to ``metadata``.
+    """Add the partial indexes (``PARTIAL_INDEXES``) to ``metadata``.
 
     They are declared on demand, for the migrations' environment: a dialect-specific ``where``
     makes SQLAlchemy import that dialect, PostgreSQL's included (about 50 ms), and every command
@@ -140,18 +150,20 @@ def declare_partial_indexes() -> None:
     """
     if "ix_entries_unsealed" in {index.name for index in entries.indexes}:
         return
-    Index(
-        "ix_entries_full_text_pending",
-        entries.c.feed_id,
-        postgresql_where=entries.c.full_text_status == "pending",
-        sqlite_where=entries.c.full_text_status == "pending",
-    )
-    Index(
-        "ix_entries_unsealed",
-        entries.c.id,
-        postgresql_where=entries.c.seal.is_(None),
-        sqlite_where=entries.c.seal.is_(None),
-    )
+    for name, column, condition in PARTIAL_INDEXES:
+        where = text(condition)
+        Index(name, entries.c[column], postgresql_where=where, sqlite_where=where)
+
+
+def partial_index_ddl() -> list[str]:
+    """``CREATE INDEX`` statements for a store created at the head from ``metadata``: those of
+    ``PARTIAL_INDEXES`` that ``metadata`` does not declare (it does once migrations have run)."""
+    declared = {index.name for index in entries.indexes}
+    return [
+        f"CREATE INDEX {name} ON entries ({column}) WHERE {condition}"
+        for name, column, condition in PARTIAL_INDEXES
+        if name not in declared
+    ]
 
 
 # One row: the last seal number handed out. Taking the next one locks the row, so sealers run
@@ -162,6 +174,8 @@ seals = Table(
     Column("id", Integer, primary_key=True),
     Column("n", Integer, nullable=False),
 )
+# The rows a new store starts with (migration 0002 writes them into an older one).
+INITIAL_ROWS = ((seals, {"id": 1, "n": 0}),)
 
 deliveries = Table(
     "deliveries",
