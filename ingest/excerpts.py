@@ -192,8 +192,8 @@ def is_dateline(text: str) -> bool:
     words = text.strip(" .").split()
     return (
         bool(words)
-        and any(c.isdigit() for c in text)
         and all(_DATE_WORD.fullmatch(w) for w in words)
+        and any(c.isdigit() for c in text)
     )
 
 

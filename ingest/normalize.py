@@ -80,30 +80,54 @@ def build_entry(raw: RawEntry, ctx: FeedContext) -> Entry:
     # Atom requires only <updated>; without <published> it is the best date of first publication.
     published = sane_date(raw.published, ctx.now) or updated
     guid = raw.guid.strip() if raw.guid else None
-    entry = Entry(
+    authors = _names(raw.authors) or ctx.authors
+    image_url = image.url if image else None
+    shown = (title, link, authors, published, updated, summary_html, content_html, image_url)
+    return Entry(
         identity=_identity(guid, link, given_title, raw.published or raw.updated, title, text),
         title=title,
         link=link,
         guid=guid or None,
-        authors=_names(raw.authors) or ctx.authors,
+        authors=authors,
         published=published,
         updated=updated,
         summary_html=summary_html,
         content_html=content_html,
         excerpt=_excerpt(summary_html, content_html, raw.authors or ctx.authors),
-        image=image.url if image else None,
+        image=image_url,
         image_width=image.width if image else None,
         tags=_names(raw.tags, casefold=True),
         enclosures=_enclosures(raw.enclosures, base),
+        content_hash=_shown_hash(*shown),
     )
-    return dataclasses.replace(entry, content_hash=content_hash(entry))
 
 
 def content_hash(entry: Entry) -> str:
     """sha256 over what a reader is shown, so that any change to it is noticed."""
-    shown = [entry.title, entry.link, entry.authors, _iso(entry.published), _iso(entry.updated)]
-    shown += [entry.summary_html, entry.content_html, entry.image]
-    return _sha256(json.dumps(shown, ensure_ascii=False))
+    return _shown_hash(
+        entry.title,
+        entry.link,
+        entry.authors,
+        entry.published,
+        entry.updated,
+        entry.summary_html,
+        entry.content_html,
+        entry.image,
+    )
+
+
+def _shown_hash(
+    title: str,
+    link: str | None,
+    authors: tuple[str, ...],
+    published: datetime | None,
+    updated: datetime | None,
+    summary_html: str,
+    content_html: str,
+    image: str | None,
+) -> str:
+    shown = [title, link, authors, _iso(published), _iso(updated), summary_html, content_html]
+    return _sha256(json.dumps([*shown, image], ensure_ascii=False))
 
 
 def entry_from_feedparser(entry: dict[str, Any], ctx: FeedContext) -> Entry:

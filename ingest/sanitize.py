@@ -67,6 +67,9 @@ BEACON_PATHS = (
     ("feeds.feedblitz.com", "/~/i/"),
     ("facebook.com", "/tr"),
 )
+_BEACON_HOST = re.compile(  # a beacon host itself or one of its subdomains
+    r"(?:^|\.)(?:" + "|".join(re.escape(host) for host in sorted(BEACON_HOSTS)) + r")\Z"
+)
 _PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".avif")
 TEXT_SOURCE_LIMIT = 16_384  # characters of HTML read for a plain-text excerpt or title
 # html5 tree building (nh3's parser, like a browser's) costs time quadratic in the nesting depth.
@@ -155,8 +158,7 @@ def is_beacon(url: str) -> bool:
     host, path = match.group(1).lower().rstrip("."), match.group(2)
     if host.startswith("pixel."):
         return not path.lower().endswith(_PHOTO_SUFFIXES)
-    labels = host.split(".")
-    if any(".".join(labels[i:]) in BEACON_HOSTS for i in range(len(labels))):
+    if _BEACON_HOST.search(host):
         return True
     return any(
         (host == beacon or host.endswith("." + beacon)) and path.startswith(prefix)
