@@ -1,6 +1,6 @@
 """Fetch feeds over HTTP: conditional GET, limits, redirects and politeness.
 
-The only module that imports httpx. One ``Fetcher`` holds the connections of a poll round and
+With ``ingest/fetch_errors.py`` (httpx's errors in words), the only module that imports httpx. One ``Fetcher`` holds the connections of a poll round and
 bounds how many fetches run at once, overall and per host. Every failure becomes a ``FetchError``
 whose message says what happened in words an admin can act on; nothing from httpx escapes.
 
@@ -20,7 +20,6 @@ import hashlib
 import socket
 import ssl
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import NamedTuple
@@ -32,6 +31,7 @@ from ingest.addresses import check_address, host_problem, is_ip
 from ingest.connect import CheckedBackend
 from ingest.decide import cache_lifetime
 from ingest.errors import FetchError, HostNotFound, TooLarge
+from ingest.fetch_errors import causes, describe_error
 from ingest.inflate import Decoder, size_text
 from ingest.models import Fetched, PollSettings, Validators
 from ingest.statuses import phrase, seconds, status_error
@@ -157,7 +157,7 @@ class Fetcher:
             ) from exc
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             message = describe_error(exc, url, self.settings)
-            unresolved = any(isinstance(cause, socket.gaierror) for cause in _causes(exc))
+            unresolved = any(isinstance(cause, socket.gaierror) for cause in causes(exc))
             raise (HostNotFound if unresolved else FetchError)(message) from exc
 
     async def _request_twice(
@@ -370,71 +370,6 @@ def _fetched(answer: _Answer, old: Validators, settings: PollSettings, moved: bo
         permanent_url=final if moved else None,
         min_interval=cache_lifetime(headers, datetime.now(UTC), settings.max_cache_interval),
     )
-
-
-def describe_error(exc: Exception, url: httpx.URL, settings: PollSettings) -> str:
-    """A readable message for an httpx error while fetching ``url``."""
-    host = url.host
-    where = f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
-    detail = str(exc) or type(exc).__name__
-    timeouts: dict[type[Exception], tuple[float, str, str]] = {
-        httpx.ConnectTimeout: (settings.connect_timeout, f"connecting to {where}", "connect_"),
-        httpx.ReadTimeout: (settings.read_timeout, f"waiting for {host} to send", "read_"),
-        httpx.WriteTimeout: (settings.read_timeout, f"sending the request to {host}", "read_"),
-        httpx.PoolTimeout: (settings.timeout, "waiting for a free connection", ""),
-    }
-    if limit := timeouts.get(type(exc)):
-        return f"timed out after {seconds(limit[0])} s {limit[1]} (poll.{limit[2]}timeout)"
-    match exc:
-        case httpx.ConnectError():
-            return _connect_error(exc, host, where)
-        case httpx.RemoteProtocolError():
-            return f"{host} broke the connection or the HTTP protocol: {detail}"
-        case httpx.NetworkError():
-            return f"network error talking to {where}: {detail}"
-        case httpx.UnsupportedProtocol():
-            return f"only http and https feeds are supported ({url})"
-        case httpx.InvalidURL():
-            return f"not a valid URL: {url} ({detail})"
-    return f"the HTTP request to {host} failed: {type(exc).__name__}: {detail}"
-
-
-def _connect_error(exc: Exception, host: str, where: str) -> str:
-    for cause in _causes(exc):
-        match cause:
-            case socket.gaierror():
-                return (
-                    f"DNS lookup failed for {host} ({cause.strerror or cause}): check the host "
-                    "name in the feed's URL, and that this machine can resolve names"
-                )
-            case ConnectionRefusedError():
-                return (
-                    f"connection refused by {where}: the server is down or not listening "
-                    "there; it is retried later"
-                )
-            case ssl.SSLCertVerificationError():
-                reason = cause.verify_message or cause.reason or cause
-                return (
-                    f"TLS certificate of {host} is not valid: {reason} (the site's certificate "
-                    "is broken, or this machine's CA certificates are out of date)"
-                )
-            case ssl.SSLError():
-                return (
-                    f"TLS handshake with {where} failed ({cause.reason or cause}): check that "
-                    "the URL's scheme and port are right"
-                )
-    return f"cannot connect to {where}: {exc or 'connection failed'}; it is retried later"
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """``exc``, then what caused it, breadth first, into exception groups."""
-    queue = [exc]
-    while queue:
-        current = queue.pop(0)
-        yield current
-        if isinstance(current, BaseExceptionGroup):
-            queue.extend(current.exceptions)
-        queue.extend(e for e in (current.__cause__, current.__context__) if e is not None)
 
 
 async def _drain(response: httpx.Response) -> None:
