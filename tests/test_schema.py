@@ -95,3 +95,34 @@ def test_a_store_created_at_once_takes_the_migrations_down_and_up(tmp_path: Path
         command.upgrade(_alembic_config(connection), "head")
         connection.commit()
     engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_processes_opening_a_new_store_at_once_create_it_once(
+    database: str, tmp_path: Path
+) -> None:
+    if database == "sqlite":
+        url = f"sqlite:///{tmp_path / 'new.db'}"
+    else:
+        url = fresh_pg_schema(f"{PG_SCHEMA}_race")
+    go = tmp_path / "go"
+    script = (
+        "import pathlib, time\n"
+        "from ingest.store.database import open_store\n"
+        f"while not pathlib.Path({str(go)!r}).exists():\n"
+        "    time.sleep(0.001)\n"
+        f"open_store({url!r}).dispose()\n"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    go.touch()  # all started and waiting: they open the store together
+    for process in processes:
+        _, errors = process.communicate(timeout=120)
+        assert process.returncode == 0, errors
+    engine = create(url)
+    tables = described(engine)
+    engine.dispose()
+    assert tables["alembic_version"]["rows"] == [(HEAD_REVISION,)]
+    assert tables["seals"]["rows"] == [(1, 0)]
