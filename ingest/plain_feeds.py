@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lxml import etree
@@ -51,9 +51,27 @@ _RSS_ITEM_SINGLE = {"title", "link", "guid", "pubDate", "description", f"{{{CONT
 _ATOM_FEED_SINGLE = {f"{{{ATOM}}}{name}" for name in ("title", "id", "updated")}
 _ATOM_ENTRY_SINGLE = {f"{{{ATOM}}}{name}" for name in ("title", "id", "published", "updated")}
 _ATOM_ENTRY_SINGLE |= {f"{{{ATOM}}}summary", f"{{{ATOM}}}content"}
+_NONE: frozenset[str] = frozenset()
+_VERSION = frozenset({"version"})
+_TYPE = frozenset({"type"})
+_GUID = rules.accepted("isPermaLink")
+_DOMAIN = rules.accepted("domain")
+_ENCLOSURE = rules.accepted("url", "length", "type")
+_CATEGORY = rules.accepted("term", "scheme", "label")
+_LINK = rules.accepted("rel", "type", "href", "title", "length", "hreflang")
+_FEED_IGNORED_ATTRIBUTES = rules.accepted("type", "uri", "version", "term", "scheme", "label")
+_PERSON = {f"{{{ATOM}}}{name}" for name in ("name", "email", "uri")}
+_ATOM_FEED, _ATOM_ENTRY = f"{{{ATOM}}}feed", f"{{{ATOM}}}entry"
+_ATOM_LINK, _ATOM_URI = f"{{{ATOM}}}link", f"{{{ATOM}}}uri"
+_RSS_CHANNEL_KEYS = {"ttl": "ttl", f"{{{SY}}}updatePeriod": "sy_updateperiod"}
+_RSS_CHANNEL_KEYS[f"{{{SY}}}updateFrequency"] = "sy_updatefrequency"
 _XML_TYPES = {"application/rss+xml", "application/atom+xml", "application/xml"}
 _DECLARATION = re.compile(rb"<\?xml[^>]*?encoding=[\"']([^\"']*)[\"']")
-_PARSERS = threading.local()  # an lxml parser may not be shared between threads
+_PARSERS = threading.local()
+# An element's reader: it adds what the element holds to a feed's or an entry's dictionary.
+Reader = Callable[
+    [dict[str, Any], Any, rules.Bases], None
+]  # an lxml parser may not be shared between threads
 
 
 def read(content: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
@@ -72,9 +90,9 @@ def read(content: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
         return None  # feedparser reads the DOCTYPE (RSS 0.91's, entity declarations)
     bases = rules.Bases(tracking=b"base" in content)
     try:
-        if root.tag == "rss" and root.get("version") == "2.0" and rules.only(root, {"version"}):
+        if root.tag == "rss" and root.get("version") == "2.0" and rules.only(root, _VERSION):
             return _rss(root, bases)
-        if root.tag == f"{{{ATOM}}}feed" and rules.only(root, set()):
+        if root.tag == _ATOM_FEED and rules.only(root, _NONE):
             return _atom(root, bases)
     except rules.Unusual:
         return None
@@ -115,7 +133,7 @@ def _plain_bytes(content: bytes, headers: Mapping[str, str]) -> bool:
 def _rss(root: Any, bases: rules.Bases) -> dict[str, Any]:
     bases.enter(root)
     channels = list(root)
-    if len(channels) != 1 or channels[0].tag != "channel" or not rules.only(channels[0], set()):
+    if len(channels) != 1 or channels[0].tag != "channel" or not rules.only(channels[0], _NONE):
         raise rules.Unusual
     channel = channels[0]
     bases.enter(channel)
@@ -125,21 +143,21 @@ def _rss(root: Any, bases: rules.Bases) -> dict[str, Any]:
     for child in rules.children(channel, bases):
         tag = child.tag
         if tag == "item":
-            rules.only_attributes(child, set())
+            rules.only_attributes(child)
             entries.append(_rss_item(child, bases))
             continue
         if entries:
             raise rules.Unusual  # channel elements after the items: feedparser's state differs
         if tag in _RSS_CHANNEL_KEPT:
-            _once(seen, tag, _RSS_CHANNEL_KEPT)
+            _once(seen, tag)
             _rss_channel_element(feed, child, bases)
         elif tag == "image":
-            rules.only_attributes(child, set())
+            rules.only_attributes(child)
             if any(c.tag not in _IMAGE_CHILDREN or len(c) or len(c.attrib) for c in child):
                 raise rules.Unusual
         elif tag == "category":
             rules.text(child)
-        elif tag == f"{{{ATOM}}}link":
+        elif tag == _ATOM_LINK:
             _atom_link(feed, child, bases)
         elif tag not in _RSS_CHANNEL_IGNORED or len(child):
             raise rules.Unusual
@@ -151,7 +169,7 @@ def _rss_channel_element(feed: dict[str, Any], element: Any, bases: rules.Bases)
     if tag == "title":
         _rss_title(feed, element, bases)
     elif tag == "link":
-        rules.only_attributes(element, set())
+        rules.only_attributes(element)
         value = rules.AMPERSAND_FIX.sub(r"&\g<1>", rules.pop(element, bases.uri))
         feed["link"] = value
         link = {"rel": "alternate", "type": "text/html"}
@@ -159,19 +177,16 @@ def _rss_channel_element(feed: dict[str, Any], element: Any, bases: rules.Bases)
             link["href"] = value
         feed.setdefault("links", []).append(link)
     elif tag == "description":
-        rules.only_attributes(element, set())
+        rules.only_attributes(element)
         rules.text(element)
     else:  # ttl, sy:updatePeriod, sy:updateFrequency
-        rules.only_attributes(element, set())
-        key = {"ttl": "ttl", f"{{{SY}}}updatePeriod": "sy_updateperiod"}.get(
-            tag, "sy_updatefrequency"
-        )
-        feed[key] = rules.pop(element)
+        rules.only_attributes(element)
+        feed[_RSS_CHANNEL_KEYS[tag]] = rules.pop(element)
 
 
 def _rss_title(context: dict[str, Any], element: Any, bases: rules.Bases) -> None:
     """An RSS title: plain text unless feedparser's guess finds HTML in it (before repairs)."""
-    rules.only_attributes(element, set())
+    rules.only_attributes(element)
     value = rules.text(element).strip()
     kind = "text/html" if rules.looks_like_html(value) else "text/plain"
     context["title"] = value = rules.repaired(value)
@@ -181,59 +196,99 @@ def _rss_title(context: dict[str, Any], element: Any, bases: rules.Bases) -> Non
 def _rss_item(item: Any, bases: rules.Bases) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     seen: set[str] = set()
-    permalink_guid = False
     for child in rules.children(item, bases):
         tag = child.tag
-        _once(seen, tag, _RSS_ITEM_SINGLE)
-        if tag == "title":
-            _rss_title(entry, child, bases)
-        elif tag == "link":
-            rules.only_attributes(child, set())
-            entry.setdefault("links", []).append({"rel": "alternate", "type": "text/html"})
-            value = rules.pop(child, bases.uri).replace("&amp;", "&")
-            value = rules.AMPERSAND_FIX.sub(r"&\g<1>", value)
-            entry["link"] = value
-            if value:
-                entry["links"][-1]["href"] = value
-        elif tag == "guid":
-            attributes = rules.attributes(child, {"isPermaLink"})
-            permalink_guid = attributes.get("ispermalink", "true") == "true"
-            value = rules.pop(child, bases.uri if permalink_guid else None)
-            entry["id"] = value
-            entry.setdefault("guidislink", permalink_guid and "link" not in entry)
-            if permalink_guid:
-                entry.setdefault("link", value)
-        elif tag == "pubDate":
-            rules.only_attributes(child, set())
-            entry["published"] = value = rules.pop(child)
-            entry["published_parsed"] = rules.parse_date(value)
-        elif tag == "description":
-            rules.only_attributes(child, set())
-            entry["summary"] = value = rules.pop(child)
-            entry["summary_detail"] = rules.detail("text/html", bases.uri, value)
-        elif tag == f"{{{CONTENT}}}encoded":
-            rules.only_attributes(child, set())
-            value = rules.pop(child)
-            entry.setdefault("content", []).append(rules.detail("text/html", bases.uri, value))
-            entry.setdefault("summary", value)
-        elif tag in ("author", f"{{{DC}}}creator"):
-            rules.only_attributes(child, set())
-            _rss_author(entry, rules.pop(child))
-        elif tag == "category":
-            attributes = rules.attributes(child, {"domain"})
-            rules.category(entry, None, attributes.get("domain"), None, rules.pop(child))
-        elif tag == "enclosure":
-            attributes = rules.attributes(child, {"url", "length", "type"})
-            rules.text(child)
-            rules.enforce_href(attributes)
-            attributes["rel"] = "enclosure"
-            entry.setdefault("links", []).append(attributes)
-        elif tag in _IGNORED_ITEM:
-            rules.only_attributes(child, set())
-            rules.text(child)
+        if tag in _RSS_ITEM_SINGLE:
+            _once(seen, tag)
+        reader = _RSS_ITEM_READERS.get(tag)
+        if reader is not None:
+            reader(entry, child, bases)
         elif not _media(entry, child, bases):
             raise rules.Unusual
     return entry
+
+
+def _rss_link(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    rules.only_attributes(element)
+    entry.setdefault("links", []).append({"rel": "alternate", "type": "text/html"})
+    value = rules.pop(element, bases.uri).replace("&amp;", "&")
+    value = rules.AMPERSAND_FIX.sub(r"&\g<1>", value)
+    entry["link"] = value
+    if value:
+        entry["links"][-1]["href"] = value
+
+
+def _rss_guid(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    attributes = rules.attributes(element, _GUID)
+    permalink = attributes.get("ispermalink", "true") == "true"
+    value = rules.pop(element, bases.uri if permalink else None)
+    entry["id"] = value
+    entry.setdefault("guidislink", permalink and "link" not in entry)
+    if permalink:
+        entry.setdefault("link", value)
+
+
+def _published(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    """RSS ``<pubDate>``, Atom ``<published>``."""
+    rules.only_attributes(element)
+    entry["published"] = value = rules.pop(element)
+    entry["published_parsed"] = rules.parse_date(value)
+
+
+def _rss_description(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    rules.only_attributes(element)
+    entry["summary"] = value = rules.pop(element)
+    entry["summary_detail"] = rules.detail("text/html", bases.uri, value)
+
+
+def _rss_content(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    """``<content:encoded>``."""
+    rules.only_attributes(element)
+    value = rules.pop(element)
+    entry.setdefault("content", []).append(rules.detail("text/html", bases.uri, value))
+    entry.setdefault("summary", value)
+
+
+def _rss_author(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    """``<author>`` or ``<dc:creator>``: feedparser's _start_author, pop and _end_author."""
+    rules.only_attributes(element)
+    value = rules.pop(element)
+    entry.setdefault("authors", []).append({})
+    entry["author"] = value
+    rules.sync_author_detail(entry)
+
+
+def _rss_category(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    domain = rules.attributes(element, _DOMAIN).get("domain")
+    rules.category(entry, None, domain, None, rules.pop(element))
+
+
+def _rss_enclosure(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    attributes = rules.attributes(element, _ENCLOSURE)
+    rules.text(element)
+    rules.enforce_href(attributes)
+    attributes["rel"] = "enclosure"
+    entry.setdefault("links", []).append(attributes)
+
+
+def _ignored(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    rules.only_attributes(element)
+    rules.text(element)
+
+
+# What reads each element of an item: one look-up instead of a chain of comparisons.
+_RSS_ITEM_READERS: dict[str, Reader] = {
+    "title": _rss_title,
+    "link": _rss_link,
+    "guid": _rss_guid,
+    "pubDate": _published,
+    "description": _rss_description,
+    f"{{{CONTENT}}}encoded": _rss_content,
+    "author": _rss_author,
+    f"{{{DC}}}creator": _rss_author,
+    "category": _rss_category,
+    "enclosure": _rss_enclosure,
+} | dict.fromkeys(_IGNORED_ITEM, _ignored)
 
 
 def _media(context: dict[str, Any], element: Any, bases: rules.Bases) -> bool:
@@ -255,13 +310,6 @@ def _media(context: dict[str, Any], element: Any, bases: rules.Bases) -> bool:
     return False
 
 
-def _rss_author(entry: dict[str, Any], value: str) -> None:
-    """``<author>`` or ``<dc:creator>``: feedparser's _start_author, pop and _end_author."""
-    entry.setdefault("authors", []).append({})
-    entry["author"] = value
-    rules.sync_author_detail(entry)
-
-
 # --- Atom 1.0 ----------------------------------------------------------------------------------
 
 
@@ -272,29 +320,18 @@ def _atom(root: Any, bases: rules.Bases) -> dict[str, Any]:
     seen: set[str] = set()
     for child in rules.children(root, bases):
         tag = child.tag
-        if tag == f"{{{ATOM}}}entry":
-            rules.only_attributes(child, set())
+        if tag == _ATOM_ENTRY:
+            rules.only_attributes(child)
             entries.append(_atom_entry(child, bases))
             continue
         if entries:
             raise rules.Unusual
-        _once(seen, tag, _ATOM_FEED_SINGLE)
-        if tag == f"{{{ATOM}}}title":
-            _atom_title(feed, child, bases)
-        elif tag == f"{{{ATOM}}}id":
-            _atom_id(feed, child, bases)
-        elif tag == f"{{{ATOM}}}updated":
-            rules.only_attributes(child, set())
-            rules.text(child)
-        elif tag == f"{{{ATOM}}}link":
-            _atom_link(feed, child, bases)
-        elif tag == f"{{{ATOM}}}author":
-            _atom_author(feed, child, bases)
-        elif tag in _ATOM_FEED_IGNORED:
-            rules.attributes(child, {"type", "uri", "version", "term", "scheme", "label"})
-            rules.text(child)
-        else:
+        if tag in _ATOM_FEED_SINGLE:
+            _once(seen, tag)
+        reader = _ATOM_FEED_READERS.get(tag)
+        if reader is None:
             raise rules.Unusual
+        reader(feed, child, bases)
     return {"bozo": False, "version": "atom10", "feed": feed, "entries": entries}
 
 
@@ -303,47 +340,46 @@ def _atom_entry(element: Any, bases: rules.Bases) -> dict[str, Any]:
     seen: set[str] = set()
     for child in rules.children(element, bases):
         tag = child.tag
-        _once(seen, tag, _ATOM_ENTRY_SINGLE)
-        if tag == f"{{{ATOM}}}title":
-            _atom_title(entry, child, bases)
-        elif tag == f"{{{ATOM}}}id":
-            _atom_id(entry, child, bases)
-        elif tag == f"{{{ATOM}}}link":
-            _atom_link(entry, child, bases)
-        elif tag == f"{{{ATOM}}}published":
-            rules.only_attributes(child, set())
-            entry["published"] = value = rules.pop(child)
-            entry["published_parsed"] = rules.parse_date(value)
-        elif tag == f"{{{ATOM}}}updated":
-            rules.only_attributes(child, set())
-            entry["updated"] = value = rules.pop(child)
-            entry["updated_parsed"] = rules.parse_date(value)
-        elif tag == f"{{{ATOM}}}summary":
-            kind, value = _atom_text(child)
-            entry["summary"] = value
-            entry["summary_detail"] = rules.detail(kind, bases.uri, value)
-        elif tag == f"{{{ATOM}}}content":
-            kind, value = _atom_text(child)
-            entry.setdefault("content", []).append(rules.detail(kind, bases.uri, value))
-            entry.setdefault("summary", value)
-        elif tag == f"{{{ATOM}}}author":
-            _atom_author(entry, child, bases)
-        elif tag == f"{{{ATOM}}}category":
-            attributes = rules.attributes(child, {"term", "scheme", "label"})
-            term, scheme, label = (attributes.get(k) for k in ("term", "scheme", "label"))
-            rules.category(entry, term, scheme, label, rules.pop(child))
+        if tag in _ATOM_ENTRY_SINGLE:
+            _once(seen, tag)
+        reader = _ATOM_ENTRY_READERS.get(tag)
+        if reader is not None:
+            reader(entry, child, bases)
         elif not _media(entry, child, bases):
             raise rules.Unusual
     return entry
 
 
-def _once(seen: set[str], tag: str, single: set[str]) -> None:
+def _once(seen: set[str], tag: str) -> None:
     """Unusual when an element that comes once comes again (feedparser then keeps one of them
     by rules of its own)."""
-    if tag in single:
-        if tag in seen:
-            raise rules.Unusual
-        seen.add(tag)
+    if tag in seen:
+        raise rules.Unusual
+    seen.add(tag)
+
+
+def _atom_updated(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    rules.only_attributes(element)
+    entry["updated"] = value = rules.pop(element)
+    entry["updated_parsed"] = rules.parse_date(value)
+
+
+def _atom_summary(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    kind, value = _atom_text(element)
+    entry["summary"] = value
+    entry["summary_detail"] = rules.detail(kind, bases.uri, value)
+
+
+def _atom_content(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    kind, value = _atom_text(element)
+    entry.setdefault("content", []).append(rules.detail(kind, bases.uri, value))
+    entry.setdefault("summary", value)
+
+
+def _atom_category(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    attributes = rules.attributes(element, _CATEGORY)
+    term, scheme, label = attributes.get("term"), attributes.get("scheme"), attributes.get("label")
+    rules.category(entry, term, scheme, label, rules.pop(element))
 
 
 def _atom_title(context: dict[str, Any], element: Any, bases: rules.Bases) -> None:
@@ -354,7 +390,8 @@ def _atom_title(context: dict[str, Any], element: Any, bases: rules.Bases) -> No
 
 def _atom_text(element: Any) -> tuple[str, str]:
     """An Atom text construct of type text or html: feedparser's content type and value."""
-    kind = rules.content_type(rules.attributes(element, {"type"}).get("type", "text/plain"))
+    rules.only_attributes(element, _TYPE)
+    kind = rules.content_type(element.get("type", "text/plain"))
     if kind not in ("text/plain", "text/html"):
         raise rules.Unusual  # xhtml is markup inside the element; others may be base64
     return kind, rules.pop(element)
@@ -362,7 +399,7 @@ def _atom_text(element: Any) -> tuple[str, str]:
 
 def _atom_id(context: dict[str, Any], element: Any, bases: rules.Bases) -> None:
     """``<id>``: feedparser reads it as a permalink guid."""
-    rules.only_attributes(element, set())
+    rules.only_attributes(element)
     value = rules.pop(element, bases.uri)
     context["id"] = value
     context.setdefault("guidislink", "link" not in context)
@@ -371,7 +408,7 @@ def _atom_id(context: dict[str, Any], element: Any, bases: rules.Bases) -> None:
 
 def _atom_link(context: dict[str, Any], element: Any, bases: rules.Bases) -> None:
     """``<link>`` with an href: feedparser's _start_link."""
-    attributes = rules.attributes(element, {"rel", "type", "href", "title", "length", "hreflang"})
+    attributes = rules.attributes(element, _LINK)
     rules.text(element)
     attributes.setdefault("rel", "alternate")
     self_link = attributes["rel"] == "self"
@@ -388,20 +425,47 @@ def _atom_link(context: dict[str, Any], element: Any, bases: rules.Bases) -> Non
 
 def _atom_author(context: dict[str, Any], element: Any, bases: rules.Bases) -> None:
     """``<author>`` with name, email and uri: feedparser's _start_author ... _end_author."""
-    rules.only_attributes(element, set())
+    rules.only_attributes(element)
     context.setdefault("authors", []).append({})
     seen: set[str] = set()
     for child in rules.children(element, bases):
         tag = child.tag
-        if tag in seen or tag not in {f"{{{ATOM}}}{n}" for n in ("name", "email", "uri")}:
+        if tag in seen or tag not in _PERSON:
             raise rules.Unusual
         seen.add(tag)
-        rules.only_attributes(child, set())
-        if tag == f"{{{ATOM}}}uri":
+        rules.only_attributes(child)
+        if child.tail and child.tail.strip():
+            raise rules.Unusual  # text beside the elements
+        if tag == _ATOM_URI:
             rules.save_author(context, "href", rules.pop(child, bases.uri))
         else:  # feedparser pops name and email before its repairs
             rules.save_author(context, tag.rpartition("}")[2], rules.text(child).strip())
-    if (element.text or "").strip() or any((c.tail or "").strip() for c in element):
+    if element.text and element.text.strip():
         raise rules.Unusual
     context["author"] = ""
     rules.sync_author_detail(context)
+
+
+def _atom_feed_ignored(feed: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    rules.attributes(element, _FEED_IGNORED_ATTRIBUTES)
+    rules.text(element)
+
+
+_ATOM_FEED_READERS: dict[str, Reader] = {
+    f"{{{ATOM}}}title": _atom_title,
+    f"{{{ATOM}}}id": _atom_id,
+    f"{{{ATOM}}}updated": _ignored,
+    _ATOM_LINK: _atom_link,
+    f"{{{ATOM}}}author": _atom_author,
+} | dict.fromkeys(_ATOM_FEED_IGNORED, _atom_feed_ignored)
+_ATOM_ENTRY_READERS: dict[str, Reader] = {
+    f"{{{ATOM}}}title": _atom_title,
+    f"{{{ATOM}}}id": _atom_id,
+    _ATOM_LINK: _atom_link,
+    f"{{{ATOM}}}published": _published,
+    f"{{{ATOM}}}updated": _atom_updated,
+    f"{{{ATOM}}}summary": _atom_summary,
+    f"{{{ATOM}}}content": _atom_content,
+    f"{{{ATOM}}}author": _atom_author,
+    f"{{{ATOM}}}category": _atom_category,
+}
