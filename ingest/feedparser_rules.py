@@ -9,7 +9,7 @@ is the one feedparser builds. ``tests/test_plain_feeds.py`` holds them to that.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Set
+from collections.abc import Callable, Iterable, Iterator, Set
 from typing import Any
 
 from feedparser.datetimes import _parse_date
@@ -254,3 +254,53 @@ def only_attributes(element: Any, allowed: Set[str] = frozenset()) -> None:
     for name in names:
         if name not in allowed and name not in _XML_ATTRIBUTES:
             raise Unusual
+
+
+# --- element readers RSS 2.0 and Atom 1.0 share (ingest/plain_feeds.py, ingest/plain_atom.py) ---
+
+ATOM = "http://www.w3.org/2005/Atom"
+MEDIA = ("http://search.yahoo.com/mrss/", "http://search.yahoo.com/mrss")
+_THUMBNAIL = {f"{{{uri}}}thumbnail" for uri in MEDIA}
+_MEDIA_CONTENT = {f"{{{uri}}}content" for uri in MEDIA}
+# An element's reader: it adds what the element holds to a feed's or an entry's dictionary.
+Reader = Callable[[dict[str, Any], Any, Bases], None]
+
+
+def media(context: dict[str, Any], element: Any, bases: Bases) -> bool:
+    """media:thumbnail and an empty media:content, as feedparser keeps them; False for others."""
+    tag = element.tag
+    if tag in _THUMBNAIL:
+        found = attributes(element, None)
+        url = pop(element, bases.uri)
+        if url.strip():
+            found.setdefault("url", url)
+        context.setdefault("media_thumbnail", []).append(found)
+        return True
+    if tag in _MEDIA_CONTENT:
+        found = attributes(element, None)
+        if text(element).strip():
+            raise Unusual
+        context.setdefault("media_content", []).append(found)
+        return True
+    return False
+
+
+def published(entry: dict[str, Any], element: Any, bases: Bases) -> None:
+    """RSS ``<pubDate>``, Atom ``<published>``."""
+    only_attributes(element)
+    entry["published"] = value = pop(element)
+    entry["published_parsed"] = parse_date(value)
+
+
+def ignored(entry: dict[str, Any], element: Any, bases: Bases) -> None:
+    """An element whose text nobody downstream reads: only checked to be plain."""
+    only_attributes(element)
+    text(element)
+
+
+def once(seen: set[str], tag: str) -> None:
+    """Unusual when an element that comes once comes again (feedparser then keeps one of them
+    by rules of its own)."""
+    if tag in seen:
+        raise Unusual
+    seen.add(tag)

@@ -34,6 +34,7 @@ from . import (
     media,
     normalize,
     people,
+    plain_atom,
     plain_feeds,
     sanitize,
     splice,
@@ -230,7 +231,7 @@ def _context(url: str, headers: Mapping[str, str]) -> bytes:
 def _code() -> bytes:
     """The fingerprint of the code that turns an item into an entry (see ``splice.fingerprint``)."""
     modules = [sys.modules[__name__], excerpts, feedparser_rules, images, media, normalize, people]
-    modules += [plain_feeds, sanitize, urls]
+    modules += [plain_atom, plain_feeds, sanitize, urls]
     versions = [feedparser.__version__, str(getattr(nh3, "__version__", "")), splice.__name__]
     return splice.fingerprint([*modules, splice], versions)
 

@@ -11,26 +11,26 @@ tree lxml builds in C. feedparser stays the parser of record: anything else in t
 other than UTF-8, a media type feedparser would warn about, a repeated single element...) makes
 ``read`` return None and feedparser reads the document. ``tests/test_plain_feeds.py`` proves the
 two agree on every document of the corpus this path accepts, and on generated ones.
+
+RSS is read here, Atom in ``ingest/plain_atom.py``; what both share (and feedparser's rules they
+follow) is in ``ingest/feedparser_rules.py``.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from lxml import etree
 
 from . import feedparser_rules as rules
+from .plain_atom import ATOM_FEED, atom_link, read_atom
 
-ATOM = "http://www.w3.org/2005/Atom"
 CONTENT = "http://purl.org/rss/1.0/modules/content/"
 DC = "http://purl.org/dc/elements/1.1/"
 SY = "http://purl.org/rss/1.0/modules/syndication/"
-MEDIA = ("http://search.yahoo.com/mrss/", "http://search.yahoo.com/mrss")
-_THUMBNAIL = {f"{{{uri}}}thumbnail" for uri in MEDIA}
-_MEDIA_CONTENT = {f"{{{uri}}}content" for uri in MEDIA}
 # Elements of an item or entry whose text is data nobody downstream reads: feedparser keeps them
 # under their own keys and they change nothing else.
 _IGNORED_ITEM = {
@@ -45,33 +45,18 @@ _RSS_CHANNEL_IGNORED = {"language", "copyright", "webMaster", "pubDate", "lastBu
 _RSS_CHANNEL_IGNORED |= {"generator", "docs", f"{{{SY}}}updateBase"}
 _RSS_CHANNEL_IGNORED |= {"{com-wordpress:feed-additions:1}site"}
 _IMAGE_CHILDREN = {"url", "title", "link", "width", "height", "description"}
-_ATOM_FEED_IGNORED = {f"{{{ATOM}}}{name}" for name in ("subtitle", "generator", "icon", "logo")}
-_ATOM_FEED_IGNORED |= {f"{{{ATOM}}}rights", f"{{{ATOM}}}category"}
 _RSS_ITEM_SINGLE = {"title", "link", "guid", "pubDate", "description", f"{{{CONTENT}}}encoded"}
-_ATOM_FEED_SINGLE = {f"{{{ATOM}}}{name}" for name in ("title", "id", "updated")}
-_ATOM_ENTRY_SINGLE = {f"{{{ATOM}}}{name}" for name in ("title", "id", "published", "updated")}
-_ATOM_ENTRY_SINGLE |= {f"{{{ATOM}}}summary", f"{{{ATOM}}}content"}
 _NONE: frozenset[str] = frozenset()
 _VERSION = frozenset({"version"})
-_TYPE = frozenset({"type"})
 _GUID = rules.accepted("isPermaLink")
 _DOMAIN = rules.accepted("domain")
 _ENCLOSURE = rules.accepted("url", "length", "type")
-_CATEGORY = rules.accepted("term", "scheme", "label")
-_LINK = rules.accepted("rel", "type", "href", "title", "length", "hreflang")
-_FEED_IGNORED_ATTRIBUTES = rules.accepted("type", "uri", "version", "term", "scheme", "label")
-_PERSON = {f"{{{ATOM}}}{name}" for name in ("name", "email", "uri")}
-_ATOM_FEED, _ATOM_ENTRY = f"{{{ATOM}}}feed", f"{{{ATOM}}}entry"
-_ATOM_LINK, _ATOM_URI = f"{{{ATOM}}}link", f"{{{ATOM}}}uri"
 _RSS_CHANNEL_KEYS = {"ttl": "ttl", f"{{{SY}}}updatePeriod": "sy_updateperiod"}
 _RSS_CHANNEL_KEYS[f"{{{SY}}}updateFrequency"] = "sy_updatefrequency"
 _XML_TYPES = {"application/rss+xml", "application/atom+xml", "application/xml"}
 _DECLARATION = re.compile(rb"<\?xml[^>]*?encoding=[\"']([^\"']*)[\"']")
-_PARSERS = threading.local()
-# An element's reader: it adds what the element holds to a feed's or an entry's dictionary.
-Reader = Callable[
-    [dict[str, Any], Any, rules.Bases], None
-]  # an lxml parser may not be shared between threads
+_PARSERS = threading.local()  # an lxml parser may not be shared between threads
+_ATOM_LINK = f"{{{rules.ATOM}}}link"
 
 
 def read(content: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
@@ -92,8 +77,8 @@ def read(content: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
     try:
         if root.tag == "rss" and root.get("version") == "2.0" and rules.only(root, _VERSION):
             return _rss(root, bases)
-        if root.tag == _ATOM_FEED and rules.only(root, _NONE):
-            return _atom(root, bases)
+        if root.tag == ATOM_FEED and rules.only(root, _NONE):
+            return read_atom(root, bases)
     except rules.Unusual:
         return None
     return None
@@ -127,7 +112,7 @@ def _plain_bytes(content: bytes, headers: Mapping[str, str]) -> bool:
     return declared is None or declared.group(1).lower() == b"utf-8"
 
 
-# --- RSS 2.0 -----------------------------------------------------------------------------------
+# --- RSS 2.0 (Atom 1.0: ingest/plain_atom.py) -----------------------------------------------------------------------------------
 
 
 def _rss(root: Any, bases: rules.Bases) -> dict[str, Any]:
@@ -149,7 +134,7 @@ def _rss(root: Any, bases: rules.Bases) -> dict[str, Any]:
         if entries:
             raise rules.Unusual  # channel elements after the items: feedparser's state differs
         if tag in _RSS_CHANNEL_KEPT:
-            _once(seen, tag)
+            rules.once(seen, tag)
             _rss_channel_element(feed, child, bases)
         elif tag == "image":
             rules.only_attributes(child)
@@ -158,7 +143,7 @@ def _rss(root: Any, bases: rules.Bases) -> dict[str, Any]:
         elif tag == "category":
             rules.text(child)
         elif tag == _ATOM_LINK:
-            _atom_link(feed, child, bases)
+            atom_link(feed, child, bases)
         elif tag not in _RSS_CHANNEL_IGNORED or len(child):
             raise rules.Unusual
     return {"bozo": False, "version": "rss20", "feed": feed, "entries": entries}
@@ -199,11 +184,11 @@ def _rss_item(item: Any, bases: rules.Bases) -> dict[str, Any]:
     for child in rules.children(item, bases):
         tag = child.tag
         if tag in _RSS_ITEM_SINGLE:
-            _once(seen, tag)
+            rules.once(seen, tag)
         reader = _RSS_ITEM_READERS.get(tag)
         if reader is not None:
             reader(entry, child, bases)
-        elif not _media(entry, child, bases):
+        elif not rules.media(entry, child, bases):
             raise rules.Unusual
     return entry
 
@@ -226,13 +211,6 @@ def _rss_guid(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
     entry.setdefault("guidislink", permalink and "link" not in entry)
     if permalink:
         entry.setdefault("link", value)
-
-
-def _published(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
-    """RSS ``<pubDate>``, Atom ``<published>``."""
-    rules.only_attributes(element)
-    entry["published"] = value = rules.pop(element)
-    entry["published_parsed"] = rules.parse_date(value)
 
 
 def _rss_description(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
@@ -271,201 +249,16 @@ def _rss_enclosure(entry: dict[str, Any], element: Any, bases: rules.Bases) -> N
     entry.setdefault("links", []).append(attributes)
 
 
-def _ignored(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
-    rules.only_attributes(element)
-    rules.text(element)
-
-
 # What reads each element of an item: one look-up instead of a chain of comparisons.
-_RSS_ITEM_READERS: dict[str, Reader] = {
+_RSS_ITEM_READERS: dict[str, rules.Reader] = {
     "title": _rss_title,
     "link": _rss_link,
     "guid": _rss_guid,
-    "pubDate": _published,
+    "pubDate": rules.published,
     "description": _rss_description,
     f"{{{CONTENT}}}encoded": _rss_content,
     "author": _rss_author,
     f"{{{DC}}}creator": _rss_author,
     "category": _rss_category,
     "enclosure": _rss_enclosure,
-} | dict.fromkeys(_IGNORED_ITEM, _ignored)
-
-
-def _media(context: dict[str, Any], element: Any, bases: rules.Bases) -> bool:
-    """media:thumbnail and an empty media:content, as feedparser keeps them; False for others."""
-    tag = element.tag
-    if tag in _THUMBNAIL:
-        attributes = rules.attributes(element, None)
-        url = rules.pop(element, bases.uri)
-        if url.strip():
-            attributes.setdefault("url", url)
-        context.setdefault("media_thumbnail", []).append(attributes)
-        return True
-    if tag in _MEDIA_CONTENT:
-        attributes = rules.attributes(element, None)
-        if rules.text(element).strip():
-            raise rules.Unusual
-        context.setdefault("media_content", []).append(attributes)
-        return True
-    return False
-
-
-# --- Atom 1.0 ----------------------------------------------------------------------------------
-
-
-def _atom(root: Any, bases: rules.Bases) -> dict[str, Any]:
-    bases.enter(root)
-    feed: dict[str, Any] = {}
-    entries: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for child in rules.children(root, bases):
-        tag = child.tag
-        if tag == _ATOM_ENTRY:
-            rules.only_attributes(child)
-            entries.append(_atom_entry(child, bases))
-            continue
-        if entries:
-            raise rules.Unusual
-        if tag in _ATOM_FEED_SINGLE:
-            _once(seen, tag)
-        reader = _ATOM_FEED_READERS.get(tag)
-        if reader is None:
-            raise rules.Unusual
-        reader(feed, child, bases)
-    return {"bozo": False, "version": "atom10", "feed": feed, "entries": entries}
-
-
-def _atom_entry(element: Any, bases: rules.Bases) -> dict[str, Any]:
-    entry: dict[str, Any] = {}
-    seen: set[str] = set()
-    for child in rules.children(element, bases):
-        tag = child.tag
-        if tag in _ATOM_ENTRY_SINGLE:
-            _once(seen, tag)
-        reader = _ATOM_ENTRY_READERS.get(tag)
-        if reader is not None:
-            reader(entry, child, bases)
-        elif not _media(entry, child, bases):
-            raise rules.Unusual
-    return entry
-
-
-def _once(seen: set[str], tag: str) -> None:
-    """Unusual when an element that comes once comes again (feedparser then keeps one of them
-    by rules of its own)."""
-    if tag in seen:
-        raise rules.Unusual
-    seen.add(tag)
-
-
-def _atom_updated(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
-    rules.only_attributes(element)
-    entry["updated"] = value = rules.pop(element)
-    entry["updated_parsed"] = rules.parse_date(value)
-
-
-def _atom_summary(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
-    kind, value = _atom_text(element)
-    entry["summary"] = value
-    entry["summary_detail"] = rules.detail(kind, bases.uri, value)
-
-
-def _atom_content(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
-    kind, value = _atom_text(element)
-    entry.setdefault("content", []).append(rules.detail(kind, bases.uri, value))
-    entry.setdefault("summary", value)
-
-
-def _atom_category(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
-    attributes = rules.attributes(element, _CATEGORY)
-    term, scheme, label = attributes.get("term"), attributes.get("scheme"), attributes.get("label")
-    rules.category(entry, term, scheme, label, rules.pop(element))
-
-
-def _atom_title(context: dict[str, Any], element: Any, bases: rules.Bases) -> None:
-    kind, value = _atom_text(element)
-    context["title"] = value
-    context["title_detail"] = rules.detail(kind, bases.uri, value)
-
-
-def _atom_text(element: Any) -> tuple[str, str]:
-    """An Atom text construct of type text or html: feedparser's content type and value."""
-    rules.only_attributes(element, _TYPE)
-    kind = rules.content_type(element.get("type", "text/plain"))
-    if kind not in ("text/plain", "text/html"):
-        raise rules.Unusual  # xhtml is markup inside the element; others may be base64
-    return kind, rules.pop(element)
-
-
-def _atom_id(context: dict[str, Any], element: Any, bases: rules.Bases) -> None:
-    """``<id>``: feedparser reads it as a permalink guid."""
-    rules.only_attributes(element)
-    value = rules.pop(element, bases.uri)
-    context["id"] = value
-    context.setdefault("guidislink", "link" not in context)
-    context.setdefault("link", value)
-
-
-def _atom_link(context: dict[str, Any], element: Any, bases: rules.Bases) -> None:
-    """``<link>`` with an href: feedparser's _start_link."""
-    attributes = rules.attributes(element, _LINK)
-    rules.text(element)
-    attributes.setdefault("rel", "alternate")
-    self_link = attributes["rel"] == "self"
-    attributes.setdefault("type", "application/atom+xml" if self_link else "text/html")
-    rules.enforce_href(attributes)
-    if "href" not in attributes:
-        raise rules.Unusual  # the link is then the element's text, read differently per context
-    attributes["href"] = rules.resolved(attributes["href"], bases.uri)
-    context.setdefault("links", []).append(attributes)
-    html = rules.content_type(attributes["type"]) in ("application/xhtml+xml", "text/html")
-    if attributes["rel"] == "alternate" and html:
-        context["link"] = attributes["href"]
-
-
-def _atom_author(context: dict[str, Any], element: Any, bases: rules.Bases) -> None:
-    """``<author>`` with name, email and uri: feedparser's _start_author ... _end_author."""
-    rules.only_attributes(element)
-    context.setdefault("authors", []).append({})
-    seen: set[str] = set()
-    for child in rules.children(element, bases):
-        tag = child.tag
-        if tag in seen or tag not in _PERSON:
-            raise rules.Unusual
-        seen.add(tag)
-        rules.only_attributes(child)
-        if child.tail and child.tail.strip():
-            raise rules.Unusual  # text beside the elements
-        if tag == _ATOM_URI:
-            rules.save_author(context, "href", rules.pop(child, bases.uri))
-        else:  # feedparser pops name and email before its repairs
-            rules.save_author(context, tag.rpartition("}")[2], rules.text(child).strip())
-    if element.text and element.text.strip():
-        raise rules.Unusual
-    context["author"] = ""
-    rules.sync_author_detail(context)
-
-
-def _atom_feed_ignored(feed: dict[str, Any], element: Any, bases: rules.Bases) -> None:
-    rules.attributes(element, _FEED_IGNORED_ATTRIBUTES)
-    rules.text(element)
-
-
-_ATOM_FEED_READERS: dict[str, Reader] = {
-    f"{{{ATOM}}}title": _atom_title,
-    f"{{{ATOM}}}id": _atom_id,
-    f"{{{ATOM}}}updated": _ignored,
-    _ATOM_LINK: _atom_link,
-    f"{{{ATOM}}}author": _atom_author,
-} | dict.fromkeys(_ATOM_FEED_IGNORED, _atom_feed_ignored)
-_ATOM_ENTRY_READERS: dict[str, Reader] = {
-    f"{{{ATOM}}}title": _atom_title,
-    f"{{{ATOM}}}id": _atom_id,
-    _ATOM_LINK: _atom_link,
-    f"{{{ATOM}}}published": _published,
-    f"{{{ATOM}}}updated": _atom_updated,
-    f"{{{ATOM}}}summary": _atom_summary,
-    f"{{{ATOM}}}content": _atom_content,
-    f"{{{ATOM}}}author": _atom_author,
-    f"{{{ATOM}}}category": _atom_category,
-}
+} | dict.fromkeys(_IGNORED_ITEM, rules.ignored)
