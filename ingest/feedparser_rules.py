@@ -9,7 +9,7 @@ is the one feedparser builds. ``tests/test_plain_feeds.py`` holds them to that.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from typing import Any
 
 from feedparser.datetimes import _parse_date
@@ -304,3 +304,22 @@ def once(seen: set[str], tag: str) -> None:
     if tag in seen:
         raise Unusual
     seen.add(tag)
+
+
+def entry(
+    element: Any, bases: Bases, readers: Mapping[str, Reader], single: Set[str]
+) -> dict[str, Any]:
+    """An RSS item's or an Atom entry's dictionary: each child to its reader (media:thumbnail
+    and media:content to ``media``); Unusual for another element or a ``single`` one twice."""
+    found: dict[str, Any] = {}
+    seen: set[str] = set()
+    for child in children(element, bases):
+        tag = child.tag
+        if tag in single:
+            once(seen, tag)
+        reader = readers.get(tag)
+        if reader is not None:
+            reader(found, child, bases)
+        elif not media(found, child, bases):
+            raise Unusual
+    return found

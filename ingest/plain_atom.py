@@ -36,7 +36,7 @@ def read_atom(root: Any, bases: rules.Bases) -> dict[str, Any]:
         tag = child.tag
         if tag == _ATOM_ENTRY:
             rules.only_attributes(child)
-            entries.append(_atom_entry(child, bases))
+            entries.append(rules.entry(child, bases, _ATOM_ENTRY_READERS, _ATOM_ENTRY_SINGLE))
             continue
         if entries:
             raise rules.Unusual
@@ -47,21 +47,6 @@ def read_atom(root: Any, bases: rules.Bases) -> dict[str, Any]:
             raise rules.Unusual
         reader(feed, child, bases)
     return {"bozo": False, "version": "atom10", "feed": feed, "entries": entries}
-
-
-def _atom_entry(element: Any, bases: rules.Bases) -> dict[str, Any]:
-    entry: dict[str, Any] = {}
-    seen: set[str] = set()
-    for child in rules.children(element, bases):
-        tag = child.tag
-        if tag in _ATOM_ENTRY_SINGLE:
-            rules.once(seen, tag)
-        reader = _ATOM_ENTRY_READERS.get(tag)
-        if reader is not None:
-            reader(entry, child, bases)
-        elif not rules.media(entry, child, bases):
-            raise rules.Unusual
-    return entry
 
 
 def _atom_updated(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:

@@ -129,7 +129,7 @@ def _rss(root: Any, bases: rules.Bases) -> dict[str, Any]:
         tag = child.tag
         if tag == "item":
             rules.only_attributes(child)
-            entries.append(_rss_item(child, bases))
+            entries.append(rules.entry(child, bases, _RSS_ITEM_READERS, _RSS_ITEM_SINGLE))
             continue
         if entries:
             raise rules.Unusual  # channel elements after the items: feedparser's state differs
@@ -176,21 +176,6 @@ def _rss_title(context: dict[str, Any], element: Any, bases: rules.Bases) -> Non
     kind = "text/html" if rules.looks_like_html(value) else "text/plain"
     context["title"] = value = rules.repaired(value)
     context["title_detail"] = rules.detail(kind, bases.uri, value)
-
-
-def _rss_item(item: Any, bases: rules.Bases) -> dict[str, Any]:
-    entry: dict[str, Any] = {}
-    seen: set[str] = set()
-    for child in rules.children(item, bases):
-        tag = child.tag
-        if tag in _RSS_ITEM_SINGLE:
-            rules.once(seen, tag)
-        reader = _RSS_ITEM_READERS.get(tag)
-        if reader is not None:
-            reader(entry, child, bases)
-        elif not rules.media(entry, child, bases):
-            raise rules.Unusual
-    return entry
 
 
 def _rss_link(entry: dict[str, Any], element: Any, bases: rules.Bases) -> None:
