@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Set
-from typing import Any
+from typing import Any, NamedTuple
 
 from feedparser.datetimes import _parse_date
 from feedparser.html import _cp1252
@@ -306,18 +306,49 @@ def once(seen: set[str], tag: str) -> None:
     seen.add(tag)
 
 
-def entry(
-    element: Any, bases: Bases, readers: Mapping[str, Reader], single: Set[str]
-) -> dict[str, Any]:
+class Elements(NamedTuple):
+    """What an element may hold: each child element's reader, and those that may come once."""
+
+    readers: Mapping[str, Reader]
+    single: Set[str] = frozenset()
+
+
+def feed(
+    parent: Any, bases: Bases, own: Elements, entry_tag: str, entries: Elements
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A feed's dictionary (its ``own`` elements, each to its reader) and its entries (the
+    ``entry_tag`` children, read by ``entry``). Unusual for an element no reader takes, a single
+    one twice, or one of the feed's after the entries (feedparser's state then differs)."""
+    found: dict[str, Any] = {}
+    items: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for child in children(parent, bases):
+        tag = child.tag
+        if tag == entry_tag:
+            only_attributes(child)
+            items.append(entry(child, bases, entries))
+            continue
+        if items:
+            raise Unusual
+        if tag in own.single:
+            once(seen, tag)
+        reader = own.readers.get(tag)
+        if reader is None:
+            raise Unusual
+        reader(found, child, bases)
+    return found, items
+
+
+def entry(element: Any, bases: Bases, elements: Elements) -> dict[str, Any]:
     """An RSS item's or an Atom entry's dictionary: each child to its reader (media:thumbnail
-    and media:content to ``media``); Unusual for another element or a ``single`` one twice."""
+    and media:content to ``media``); Unusual for another element or a single one twice."""
     found: dict[str, Any] = {}
     seen: set[str] = set()
     for child in children(element, bases):
         tag = child.tag
-        if tag in single:
+        if tag in elements.single:
             once(seen, tag)
-        reader = readers.get(tag)
+        reader = elements.readers.get(tag)
         if reader is not None:
             reader(found, child, bases)
         elif not media(found, child, bases):

@@ -82,7 +82,6 @@ def build_entry(raw: RawEntry, ctx: FeedContext) -> Entry:
     guid = raw.guid.strip() if raw.guid else None
     authors = _names(raw.authors) or ctx.authors
     image_url = image.url if image else None
-    shown = (title, link, authors, published, updated, summary_html, content_html, image_url)
     return Entry(
         identity=_identity(guid, link, given_title, raw.published or raw.updated, title, text),
         title=title,
@@ -98,7 +97,9 @@ def build_entry(raw: RawEntry, ctx: FeedContext) -> Entry:
         image_width=image.width if image else None,
         tags=_names(raw.tags, casefold=True),
         enclosures=_enclosures(raw.enclosures, base),
-        content_hash=_shown_hash(*shown),
+        content_hash=_shown_hash(
+            title, link, authors, published, updated, summary_html, content_html, image_url
+        ),
     )
 
 

@@ -28,24 +28,10 @@ _PERSON = {f"{{{ATOM}}}{name}" for name in ("name", "email", "uri")}
 
 
 def read_atom(root: Any, bases: rules.Bases) -> dict[str, Any]:
+    """feedparser's result for an Atom 1.0 ``<feed>`` (Unusual for anything it would read
+    otherwise)."""
     bases.enter(root)
-    feed: dict[str, Any] = {}
-    entries: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for child in rules.children(root, bases):
-        tag = child.tag
-        if tag == _ATOM_ENTRY:
-            rules.only_attributes(child)
-            entries.append(rules.entry(child, bases, _ATOM_ENTRY_READERS, _ATOM_ENTRY_SINGLE))
-            continue
-        if entries:
-            raise rules.Unusual
-        if tag in _ATOM_FEED_SINGLE:
-            rules.once(seen, tag)
-        reader = _ATOM_FEED_READERS.get(tag)
-        if reader is None:
-            raise rules.Unusual
-        reader(feed, child, bases)
+    feed, entries = rules.feed(root, bases, _ATOM_FEED_ELEMENTS, _ATOM_ENTRY, _ATOM_ENTRY_ELEMENTS)
     return {"bozo": False, "version": "atom10", "feed": feed, "entries": entries}
 
 
@@ -160,3 +146,5 @@ _ATOM_ENTRY_READERS: dict[str, rules.Reader] = {
     f"{{{ATOM}}}author": _atom_author,
     f"{{{ATOM}}}category": _atom_category,
 }
+_ATOM_FEED_ELEMENTS = rules.Elements(_ATOM_FEED_READERS, _ATOM_FEED_SINGLE)
+_ATOM_ENTRY_ELEMENTS = rules.Elements(_ATOM_ENTRY_READERS, _ATOM_ENTRY_SINGLE)

@@ -112,7 +112,7 @@ def _plain_bytes(content: bytes, headers: Mapping[str, str]) -> bool:
     return declared is None or declared.group(1).lower() == b"utf-8"
 
 
-# --- RSS 2.0 (Atom 1.0: ingest/plain_atom.py) -----------------------------------------------------------------------------------
+# --- RSS 2.0 (Atom 1.0: ingest/plain_atom.py) ------------------------------------------------
 
 
 def _rss(root: Any, bases: rules.Bases) -> dict[str, Any]:
@@ -120,32 +120,8 @@ def _rss(root: Any, bases: rules.Bases) -> dict[str, Any]:
     channels = list(root)
     if len(channels) != 1 or channels[0].tag != "channel" or not rules.only(channels[0], _NONE):
         raise rules.Unusual
-    channel = channels[0]
-    bases.enter(channel)
-    feed: dict[str, Any] = {}
-    entries: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for child in rules.children(channel, bases):
-        tag = child.tag
-        if tag == "item":
-            rules.only_attributes(child)
-            entries.append(rules.entry(child, bases, _RSS_ITEM_READERS, _RSS_ITEM_SINGLE))
-            continue
-        if entries:
-            raise rules.Unusual  # channel elements after the items: feedparser's state differs
-        if tag in _RSS_CHANNEL_KEPT:
-            rules.once(seen, tag)
-            _rss_channel_element(feed, child, bases)
-        elif tag == "image":
-            rules.only_attributes(child)
-            if any(c.tag not in _IMAGE_CHILDREN or len(c) or len(c.attrib) for c in child):
-                raise rules.Unusual
-        elif tag == "category":
-            rules.text(child)
-        elif tag == _ATOM_LINK:
-            atom_link(feed, child, bases)
-        elif tag not in _RSS_CHANNEL_IGNORED or len(child):
-            raise rules.Unusual
+    bases.enter(channels[0])
+    feed, entries = rules.feed(channels[0], bases, _RSS_CHANNEL, "item", _RSS_ITEM)
     return {"bozo": False, "version": "rss20", "feed": feed, "entries": entries}
 
 
@@ -167,6 +143,22 @@ def _rss_channel_element(feed: dict[str, Any], element: Any, bases: rules.Bases)
     else:  # ttl, sy:updatePeriod, sy:updateFrequency
         rules.only_attributes(element)
         feed[_RSS_CHANNEL_KEYS[tag]] = rules.pop(element)
+
+
+def _rss_image(feed: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    """A channel's ``<image>``: nothing downstream reads it, but it must hold plain text only."""
+    rules.only_attributes(element)
+    if any(c.tag not in _IMAGE_CHILDREN or len(c) or len(c.attrib) for c in element):
+        raise rules.Unusual
+
+
+def _rss_channel_category(feed: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    rules.text(element)
+
+
+def _rss_channel_ignored(feed: dict[str, Any], element: Any, bases: rules.Bases) -> None:
+    if len(element):
+        raise rules.Unusual
 
 
 def _rss_title(context: dict[str, Any], element: Any, bases: rules.Bases) -> None:
@@ -247,3 +239,10 @@ _RSS_ITEM_READERS: dict[str, rules.Reader] = {
     "category": _rss_category,
     "enclosure": _rss_enclosure,
 } | dict.fromkeys(_IGNORED_ITEM, rules.ignored)
+_RSS_ITEM = rules.Elements(_RSS_ITEM_READERS, _RSS_ITEM_SINGLE)
+_RSS_CHANNEL = rules.Elements(
+    dict.fromkeys(_RSS_CHANNEL_KEPT, _rss_channel_element)
+    | {"image": _rss_image, "category": _rss_channel_category, _ATOM_LINK: atom_link}
+    | dict.fromkeys(_RSS_CHANNEL_IGNORED, _rss_channel_ignored),
+    _RSS_CHANNEL_KEPT,
+)

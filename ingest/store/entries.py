@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ _REPLACED = (
     .values(replaced=feeds.c.replaced + bindparam("replaced"))
 )
 _INSERTS: dict[str, Insert] = {}  # by dialect name
+_ENCLOSURE_FIELDS = tuple(field.name for field in fields(Enclosure))
 
 
 def upsert(
@@ -222,9 +224,4 @@ def _row(item: Entry, **more: Any) -> dict[str, Any]:
 
 def _enclosure(enclosure: Enclosure) -> dict[str, Any]:
     """An enclosure as its JSON column holds it (what ``dataclasses.asdict`` gives, for less)."""
-    return {
-        "url": enclosure.url,
-        "type": enclosure.type,
-        "length": enclosure.length,
-        "duration": enclosure.duration,
-    }
+    return {name: getattr(enclosure, name) for name in _ENCLOSURE_FIELDS}
