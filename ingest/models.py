@@ -138,7 +138,10 @@ class FeedState:
     declared_interval: float | None = None  # the feed's own minimum interval, last time it said
     failing_since: datetime | None = None  # when the failures in a row began (None: working)
     full_text: bool = False  # new entries get their article's text (see ingest/articles.py)
-    item_keys: tuple[tuple[str, str], ...] = ()  # (key, identity) of the last body's items
+    # The (key, identity) pairs of the last body's items (ParsedFeed.item_keys) as the store
+    # holds them, JSON text: decoded only where a body is parsed (``ingest.parsing_pool``), so a
+    # feed that answers 304 or an unchanged body never pays for it.
+    item_keys_json: str | None = None
 
 
 @dataclass(frozen=True)

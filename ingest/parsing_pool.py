@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -65,12 +66,15 @@ class ParsingPool:
         headers: Mapping[str, str],
         url: str,
         now: datetime,
-        known: Sequence[tuple[str, str]] = (),
+        item_keys_json: str | None = None,
     ) -> ParsedFeed:
-        """Parse one feed's bytes (``known``: see ``parse_feed``); ParseError when it is not a
-        feed, takes too long or crashes."""
+        """Parse one feed's bytes; ParseError when it is not a feed, takes too long or crashes.
+
+        ``item_keys_json`` is the feed's stored ``item_keys`` (``FeedState.item_keys_json``),
+        decoded in the parsing process into ``parse_feed``'s ``known``.
+        """
         return await self._run(
-            "parsing", "feed", _parse, content, dict(headers), url, now, tuple(known)
+            "parsing", "feed", _parse, content, dict(headers), url, now, item_keys_json
         )
 
     async def extract(self, content: bytes, headers: Mapping[str, str], url: str) -> Article | None:
@@ -134,13 +138,24 @@ def _parse(
     headers: dict[str, str],
     url: str,
     now: datetime,
-    known: tuple[tuple[str, str], ...] = (),
+    item_keys_json: str | None = None,
 ) -> ParsedFeed:
     """``parse_feed``, importing feedparser only where a feed is parsed (a round with nothing
     to parse never loads it; the fork server has it preloaded for the pool's processes)."""
     from ingest.parse import parse_feed
 
-    return parse_feed(content, headers, url, now, known)
+    return parse_feed(content, headers, url, now, known_items(item_keys_json))
+
+
+def known_items(item_keys_json: str | None) -> list[tuple[str, str]]:
+    """The stored item keys as ``parse_feed`` takes them; none when there are none, or when
+    the text is not a list of pairs (the body is then read whole, as on a first poll)."""
+    if not item_keys_json:
+        return []
+    try:
+        return [(key, identity) for key, identity in json.loads(item_keys_json) or ()]
+    except (ValueError, TypeError):
+        return []
 
 
 def _extract(content: bytes, headers: dict[str, str], url: str) -> Article | None:

@@ -250,7 +250,7 @@ class _Round:
                 return fetched, None
             doing = "read"
             assert fetched.content is not None
-            content, headers, known = fetched.content, fetched.headers, feed.item_keys
+            content, headers, known = fetched.content, fetched.headers, feed.item_keys_json
             return fetched, await parser.parse(content, headers, fetched.url, now, known)
         except FeedError:
             raise

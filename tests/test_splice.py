@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from server import FeedServer
+from server import RSS_TYPE, FeedServer
 from sqlalchemy import Engine, select, update
 from suites import size
 from test_corpus import FEEDPARSER, HEADER, MINIFLUX
@@ -28,6 +28,7 @@ from test_corpus import FEEDPARSER, HEADER, MINIFLUX
 from ingest.errors import ParseError
 from ingest.models import FeedSpec, ParsedFeed, PollSettings
 from ingest.parse import parse_feed
+from ingest.parsing_pool import known_items
 from ingest.poll import poll
 from ingest.splice import split
 from ingest.store import feeds as stored_feeds
@@ -283,6 +284,35 @@ def test_rounds_store_the_same_whether_items_are_read_spliced_or_whole(
     with engine.connect() as conn:
         keys = conn.execute(select(feeds.c.item_keys).where(feeds.c.url == urls[0])).scalar()
     assert keys  # the last body's items are known for the next round
+
+
+def test_a_claimed_feed_brings_its_stored_keys_and_the_next_body_is_read_spliced(
+    engine: Engine, feed_server: FeedServer
+) -> None:
+    url = feed_server.url("/keys/rss.xml")
+    stored_feeds.sync(engine, [FeedSpec(url=url)], NOW)
+    first = generated("rss", 0, "Ann", _round_items(0))
+    feed_server.route("/keys/rss.xml", body=first)
+    report = poll(engine, PollSettings(allow_private=True, workers=1), everything=True)
+    assert report.fetched == 1, report.summary()
+    with engine.connect() as conn:
+        stored = conn.execute(select(feeds.c.item_keys).where(feeds.c.url == url)).scalar()
+    later = LATE - timedelta(days=1)
+    (claimed,) = stored_feeds.claim(engine, "test", later, 60, 10, since=later, everything=True)
+    known = known_items(claimed.item_keys_json)
+    assert known == [tuple(pair) for pair in stored]
+    assert len(known) == len(_round_items(0))
+    following = generated("rss", -1, "Ann", _round_items(1))
+    headers = {"content-type": RSS_TYPE}  # as the server sent the first body
+    parsed = parse_feed(following, headers, url, NOW + timedelta(days=1), known)
+    assert parsed.spliced and len(parsed.entries) < len(known)
+
+
+@pytest.mark.parametrize("text", [None, "", "null", "[]", "{", '{"a": 1}', "[1, 2]", '[["k"]]'])
+def test_stored_keys_that_are_missing_or_malformed_mean_the_body_is_read_whole(
+    text: str | None,
+) -> None:
+    assert known_items(text) == []
 
 
 def _stored_rows(engine: Engine, urls: list[str]) -> list[Any]:

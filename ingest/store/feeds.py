@@ -7,7 +7,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, func, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from ingest.models import FeedSpec, FeedState, Validators
 from ingest.store.full_text import tallies
@@ -17,6 +30,20 @@ _ACTIVE = and_(feeds.c.enabled, feeds.c.in_config, feeds.c.disabled_reason.is_(N
 _PG_SYNC_LOCK = 7_141_020_251  # pg_advisory_xact_lock key: one process syncing the feed list
 
 
+# What ``sync`` compares with the config: every command with a store runs it over every feed,
+# so it reads these columns only (not a feed's fetch state, nor its item keys' JSON).
+_SYNCED = select(
+    feeds.c.id,
+    feeds.c.config_url,
+    feeds.c.title,
+    feeds.c.tags,
+    feeds.c.interval,
+    feeds.c.enabled,
+    feeds.c.full_text,
+    feeds.c.in_config,
+)
+
+
 def sync(engine: Engine, specs: Sequence[FeedSpec], now: datetime) -> None:
     """Make the feeds table match the config: add new feeds, update changed ones, retire removed."""
     with engine.begin() as conn:
@@ -24,7 +51,7 @@ def sync(engine: Engine, specs: Sequence[FeedSpec], now: datetime) -> None:
             # Workers starting together would all insert the same new feeds; SQLite's BEGIN
             # IMMEDIATE already serializes this transaction.
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SYNC_LOCK})
-        known = {row.config_url: row for row in conn.execute(select(feeds))}
+        known = {row.config_url: row for row in conn.execute(_SYNCED)}
         for spec in specs:
             values: dict[str, Any] = {
                 "tags": list(spec.tags),
@@ -303,7 +330,7 @@ _STATE_COLUMNS = [
     feeds.c.declared_interval,
     feeds.c.failing_since,
     feeds.c.full_text,
-    feeds.c.item_keys,
+    cast(feeds.c.item_keys, Text).label("item_keys"),  # JSON text, not decoded here
 ]
 
 
@@ -326,7 +353,7 @@ def _state(row: Any) -> FeedState:
         declared_interval=row.declared_interval,
         failing_since=row.failing_since,
         full_text=bool(row.full_text),
-        item_keys=tuple((key, identity) for key, identity in row.item_keys or ()),
+        item_keys_json=row.item_keys,
     )
 
 
