@@ -172,10 +172,13 @@ def size(value: Any) -> int:
 # Characters that end or break a mail header line, or cannot be sent at all: C0 and C1 controls
 # (\r, \n, \x00...), the Unicode line and paragraph separators, lone surrogates.
 _BREAKING = frozenset({"Cc", "Zl", "Zp", "Cs"})
+_SPACE = re.compile(r"\s")  # what str.isspace() is true of, Unicode spaces included
 
 
 def control_character(text: str) -> str | None:
     """The first control or line-breaking character in ``text``, escaped, or None."""
+    if text.isascii() and text.isprintable():  # ASCII's only such characters are not printable
+        return None
     for character in text:
         if unicodedata.category(character) in _BREAKING:
             return repr(character)[1:-1]
@@ -215,7 +218,7 @@ def http_url(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected an http(s) URL, got {kind(value)}")
     url = value.strip()
-    if control_character(url) or any(c.isspace() for c in url):
+    if control_character(url) or _SPACE.search(url):
         raise ValueError(f"expected a URL without spaces or control characters, got {value!r}")
     try:
         parts = urlsplit(url)

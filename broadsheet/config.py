@@ -277,13 +277,21 @@ _DIGEST_KEYS = {
 }
 
 
+def _not_a_folder(path: Path) -> str | None:
+    """Why ``path`` is not a folder that can be read, or None when it is one."""
+    try:
+        if path.is_dir():
+            return None
+    except OSError as error:  # a name too long, a folder we may not enter...
+        return f"{path} cannot be read ({error.strerror or error})"
+    return f"{path} is not one"
+
+
 def _digests(check: Checker, table: dict[str, Any], base: Path) -> DigestSettings:
     d = DigestSettings()
     templates = check.typed(table, "templates", "digests", str, "")
-    if templates and not (base / templates).is_dir():
-        check.fail(
-            "digests.templates", f"expected a folder of templates, {base / templates} is not one"
-        )
+    if templates and (problem := _not_a_folder(base / templates)):
+        check.fail("digests.templates", f"expected a folder of templates, {problem}")
     excerpt = check.typed(table, "excerpt_length", "digests", int, d.excerpt_length)
     if excerpt < 0:
         check.fail("digests.excerpt_length", f"expected 0 (no excerpt) or more, got {excerpt}")

@@ -301,3 +301,18 @@ def test_ranking_keys_are_bounded_and_every_problem_is_named(tmp_path: Path) -> 
     defaults = config.load(write(tmp_path, FEED + '[[subscribers]]\nemail = "a@example.org"\n'))
     assert defaults.feeds[0].weight == 1.0
     assert (defaults.subscribers[0].budget, defaults.subscribers[0].order) == (0.0, "ranked")
+
+
+@pytest.mark.parametrize(
+    ("templates", "said"),
+    [
+        ("missing", "is not one"),
+        ("broadsheet.toml", "is not one"),  # a file
+        ("a" * 5000, "cannot be read (File name too long)"),
+    ],
+)
+def test_a_templates_folder_that_cannot_be_one_is_a_config_error(
+    tmp_path: Path, templates: str, said: str
+) -> None:
+    found = problems(tmp_path, f'[digests]\ntemplates = "{templates}"\n{FEED}')
+    assert "digests.templates: expected a folder of templates" in found and said in found
