@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 from server import FeedServer
 from suites import LONG_ENV, long_run
 
@@ -20,9 +21,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Read --long before the suites' modules are imported (their sizes are set at import)."""
+    """Read --long before the suites' modules are imported (their sizes are set at import).
+
+    The normal run replays the same examples of every property test (a red run is the code's,
+    never the draw's); the long run draws new ones, which is where new failures are found.
+    """
     if config.getoption("--long"):
         os.environ[LONG_ENV] = "1"
+    settings.register_profile("repeatable", derandomize=True, database=None)
+    settings.register_profile("exploring")
+    settings.load_profile("exploring" if long_run() else "repeatable")
     config.addinivalue_line("markers", "long: runs only with --long (or BROADSHEET_LONG=1)")
 
 

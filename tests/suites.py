@@ -2,7 +2,8 @@
 
 ``pytest --long`` (or BROADSHEET_LONG=1) runs the long versions: thousands of fuzz examples,
 fifty or more crash trials per command, the 2,000-feed soak. The short versions keep the normal
-suite quick and always replay the same seeds.
+suite quick and always replay the same seeds (every property test's examples are drawn from a
+fixed seed, tests/conftest.py); the long run draws new ones.
 """
 
 from __future__ import annotations
