@@ -24,6 +24,10 @@ of these patterns, so a paragraph that is the story is never taken for furniture
 Paragraphs are joined with a space when a paragraph ends in punctuation, and with an em dash
 (" — ") when it does not (a heading, a list item, a line broken by ``<br>``), so that two
 paragraphs never run on into one sentence. Quotes and other typography are kept as written.
+
+An excerpt of a long story reads only its first paragraphs (as many as the excerpt's length
+needs, and at least the MAX_FURNITURE looked at above it) once enough paragraphs are seen to
+follow them that the ones looked at below the story cannot be among them.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ _ROLES = """staff writer reporter correspondent contributor editor columnist sen
 _ROLE_WORDS = frozenset(_ROLES.split())
 _NOT_NAMES = frozenset(f"{_MONTHS}|{_DAYS}".split("|")) | {"this", "that", "then", "now"}
 _SPLIT_SEGMENTS = re.compile(r"\s*(?:,|\||·|•|\s[—–-]\s)\s*")
+_BY = re.compile(r"by\s+", re.IGNORECASE)
 _LABEL = re.compile(
     r"(?:authors?|by|byline|posted by|written by|words by|story by|text by|reporting by"
     r"|posted on|posted|published on|published|updated on|updated|filed under)\s*:",
@@ -110,13 +115,25 @@ _TRAILING_MORE = re.compile(
 
 def story_excerpt(clean_html: str, length: int, authors: Sequence[str] = ()) -> str:
     """The story's plain text without furniture, cut to ``length`` characters at a word."""
-    return excerpt(story_text(clean_html, authors), length)
+    # ``excerpt`` reads no further than ``length`` + 1 characters: the rest is never joined.
+    blocks = _BOUNDARY.split(clean_html[:TEXT_SOURCE_LIMIT])
+    texts: dict[int, str] = {}  # clean_text of the blocks read so far, by index
+    parts = _story_start(blocks, texts, length + 1)
+    if parts is None:
+        every = (texts[i] if i in texts else clean_text(b) for i, b in enumerate(blocks))
+        whole = len(clean_html) <= TEXT_SOURCE_LIMIT
+        parts = _without_furniture([text for text in every if text], whole, authors)
+    return excerpt(join(parts, length + 1), length)
 
 
 def story_text(clean_html: str, authors: Sequence[str] = ()) -> str:
     """The plain text of sanitized HTML, its furniture paragraphs at either end left out."""
-    whole = len(clean_html) <= TEXT_SOURCE_LIMIT
     parts = paragraphs(clean_html[:TEXT_SOURCE_LIMIT])
+    return join(_without_furniture(parts, len(clean_html) <= TEXT_SOURCE_LIMIT, authors))
+
+
+def _without_furniture(parts: list[str], whole: bool, authors: Sequence[str]) -> list[str]:
+    """The paragraphs of the story (all of ``parts`` unless ``whole``) without its furniture."""
     if not whole and parts:
         parts.pop()  # cut mid-paragraph: the real end, and what furniture it has, is not here
     start = 0
@@ -134,7 +151,46 @@ def story_text(clean_html: str, authors: Sequence[str] = ()) -> str:
     kept = parts[start:end]
     if whole and kept:
         kept[-1] = _clean_last(kept[-1])
-    return join(p for p in kept if p)
+    return [p for p in kept if p]
+
+
+def _story_start(blocks: Sequence[str], texts: dict[int, str], enough: int) -> list[str] | None:
+    """The story's first paragraphs, ``enough`` characters of them, when a long text follows.
+
+    ``_without_furniture`` changes only the first MAX_FURNITURE paragraphs and the last
+    MAX_FURNITURE + 1 (one more when the text was cut short): when that many paragraphs follow,
+    the story starts as these do and the rest need not be read. None when it is shorter; the
+    blocks' texts read are left in ``texts``.
+    """
+    front: list[str] = []
+    start = size = 0
+    for index, block in enumerate(blocks):
+        text = texts[index] = clean_text(block)
+        if not text:
+            continue
+        front.append(text)
+        if len(front) < MAX_FURNITURE:
+            continue
+        if len(front) == MAX_FURNITURE:
+            while start < MAX_FURNITURE and is_heading_furniture(front[start]):
+                start += 1
+            size = sum(len(part) for part in front[start:])
+        else:
+            size += len(text)
+        if size >= enough:
+            return front[start:] if _followed(blocks, texts, index) else None
+    return None
+
+
+def _followed(blocks: Sequence[str], texts: dict[int, str], index: int) -> bool:
+    """True when MAX_FURNITURE + 2 blocks with text come after block ``index``."""
+    found = 0
+    for after in range(len(blocks) - 1, index, -1):
+        text = texts[after] = clean_text(blocks[after])
+        found += bool(text)
+        if found == MAX_FURNITURE + 2:
+            return True
+    return False
 
 
 def _block_start(parts: Sequence[str], start: int) -> int:
@@ -151,17 +207,26 @@ def paragraphs(clean_html: str) -> list[str]:
     return [text for text in texts if text]
 
 
-def join(parts: Iterable[str]) -> str:
-    """Paragraphs as one line: a space after punctuation, an em dash where none ends one."""
-    out = ""
+def join(parts: Iterable[str], enough: int | None = None) -> str:
+    """Paragraphs as one line: a space after punctuation, an em dash where none ends one.
+
+    With ``enough``, parts stop being added once the line is that long (its start is the same).
+    """
+    pieces: list[str] = []
+    size = 0
+    last = ""  # the part the line ends with: both separators end in a space, so a match of
+    # _ENDS_IN_PUNCTUATION at the line's end lies within it (searching the line is quadratic)
     for part in parts:
-        if not out:
-            out = part
-        elif _ENDS_IN_PUNCTUATION.search(out):
-            out += " " + part
-        else:
-            out += SEPARATOR + part
-    return out
+        if enough is not None and size >= enough:
+            break
+        if size:
+            separator = " " if _ENDS_IN_PUNCTUATION.search(last) else SEPARATOR
+            pieces.append(separator)
+            size += len(separator)
+        pieces.append(part)
+        size += len(part)
+        last = part
+    return "".join(pieces)
 
 
 def is_heading_furniture(text: str) -> bool:
@@ -175,7 +240,7 @@ def is_heading_furniture(text: str) -> bool:
 
 def is_byline(text: str) -> bool:
     """True for "By" and names only: "By Jane Doe and John Roe, Reuters | March 30, 2022"."""
-    match = re.match(r"by\s+", text, re.IGNORECASE)
+    match = _BY.match(text)
     if match is None:
         return False
     segments = [s for s in _SPLIT_SEGMENTS.split(text[match.end() :].rstrip(". ")) if s]

@@ -72,10 +72,18 @@ def body_images(clean_html: str) -> list[Image]:
 
 def lead_image(candidates: Iterable[Image], base: str) -> Image | None:
     """The best candidate (see the module's rules), with its size as known; None if none fits."""
-    usable = [_sized(c) for c in _resolved(candidates, base)]
-    usable = [c for c in usable if not _too_small(c)]
-    full_sizes = {c.url for c in usable if not _SIZE_SUFFIX.search(c.url)}
-    usable = [c for c in usable if _full_size(c.url) not in full_sizes or c.url in full_sizes]
+    sized = []  # each usable image with its URL's size suffix (searched once)
+    for candidate in _resolved(candidates, base):
+        suffix = _SIZE_SUFFIX.search(candidate.url)
+        image = _sized(candidate, suffix)
+        if not _too_small(image):
+            sized.append((image, suffix))
+    full_sizes = {image.url for image, suffix in sized if suffix is None}
+    usable = [
+        image
+        for image, suffix in sized
+        if _full_size(image.url, suffix) not in full_sizes or image.url in full_sizes
+    ]
     if not usable:
         return None
     order = {id(c): n for n, c in enumerate(usable)}
@@ -95,12 +103,14 @@ def _resolved(candidates: Iterable[Image], base: str) -> Iterable[Image]:
         url = resolve_url(candidate.url, base)
         if url and url not in seen and not is_beacon(url) and not _ICON.search(url):
             seen.add(url)
-            yield Image(url, candidate.width, candidate.height, candidate.bytes)
+            if url == candidate.url and type(candidate) is Image:
+                yield candidate  # frozen: the same image, without building a copy
+            else:
+                yield Image(url, candidate.width, candidate.height, candidate.bytes)
 
 
-def _sized(image: Image) -> Image:
-    """The image with the size its WordPress suffix names, when it declares none."""
-    match = _SIZE_SUFFIX.search(image.url)
+def _sized(image: Image, match: re.Match[str] | None) -> Image:
+    """The image with the size its WordPress suffix (``match``) names, when it declares none."""
     if match is None or image.width is not None:
         return image
     return Image(image.url, int(match.group(1)), int(match.group(2)), image.bytes)
@@ -113,5 +123,6 @@ def _too_small(image: Image) -> bool:
     return image.bytes is not None and 0 < image.bytes < MIN_BYTES
 
 
-def _full_size(url: str) -> str:
-    return _SIZE_SUFFIX.sub("", url, count=1)
+def _full_size(url: str, suffix: re.Match[str] | None) -> str:
+    """``url`` without its size suffix (the first match of ``_SIZE_SUFFIX``, as ``suffix``)."""
+    return url if suffix is None else url[: suffix.start()] + url[suffix.end() :]

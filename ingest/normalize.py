@@ -30,6 +30,9 @@ MAX_ID_CHARS = 1024  # longer guids are hashed into the identity
 MAX_NAMES = 50  # authors, tags and enclosures kept per entry
 MAX_NAME_CHARS = 200
 _get = dict.get
+# json.dumps(value, ensure_ascii=False) without building an encoder per call (the same text:
+# check_circular only matters for a value that contains itself, which these lists never do).
+_to_json = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ def _shown_hash(
     image: str | None,
 ) -> str:
     shown = [title, link, authors, _iso(published), _iso(updated), summary_html, content_html]
-    return _sha256(json.dumps([*shown, image], ensure_ascii=False))
+    return _sha256(_to_json([*shown, image]))
 
 
 def entry_from_feedparser(entry: dict[str, Any], ctx: FeedContext) -> Entry:

@@ -5,7 +5,8 @@ below, so nothing active survives: no script, style, frames, plugins, forms, SVG
 handlers, style attributes or non-http(s)/mailto URLs. Video, audio and embedded players are first
 turned into images and links by ``ingest.media`` (a poster, a thumbnail, "Watch on YouTube"). Its normalised output is then read by one
 regular expression pass over ``<a>``/``<img>`` tags (cheaper than an nh3 attribute callback, which
-runs for every attribute) to make relative URLs absolute and to drop tracking pixels.
+runs for every attribute) to make relative URLs absolute and to drop tracking pixels; a tag of
+the usual shape has its URL changed where it stands, any other is rebuilt from its attributes.
 
 A lazy-loaded image whose address is only in ``data-src`` (or ``data-lazy-src``,
 ``data-original``), with no ``src`` or a ``data:`` placeholder, gets that address as its ``src``
@@ -26,6 +27,7 @@ Tracking pixels are images 0 or 1 pixel wide or high, and images from these beac
 
 from __future__ import annotations
 
+import functools
 import html as htmllib
 import re
 from urllib.parse import urljoin, urlsplit
@@ -70,6 +72,9 @@ BEACON_PATHS = (
 _BEACON_HOST = re.compile(  # a beacon host itself or one of its subdomains
     r"(?:^|\.)(?:" + "|".join(re.escape(host) for host in sorted(BEACON_HOSTS)) + r")\Z"
 )
+_PATH_BEACON_HOST = re.compile(  # a host of BEACON_PATHS itself or one of its subdomains
+    r"(?:^|\.)(?:" + "|".join(re.escape(host) for host, _ in BEACON_PATHS) + r")\Z"
+)
 _PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".avif")
 TEXT_SOURCE_LIMIT = 16_384  # characters of HTML read for a plain-text excerpt or title
 # html5 tree building (nh3's parser, like a browser's) costs time quadratic in the nesting depth.
@@ -113,6 +118,13 @@ _NOSCRIPT = re.compile(r"</?noscript\b[^>]*>", re.IGNORECASE)
 _ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#]*", re.IGNORECASE)
 _HOST_PATH = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]*)(?::[^/?#]*)?([^?#]*)")
 _ATTR = re.compile(r'([^\s=/>]+)="([^"]*)"')
+# The usual shapes of nh3's <a> and <img>: each attribute at most once, none of LAZY_SOURCES.
+# For these the URL is changed where it stands, which gives what rebuilding the tag would.
+_PLAIN_A = re.compile(
+    r'<a(?: title="[^"]*" href="([^"]*)"| href="([^"]*)"(?: title="[^"]*")?)'
+    + f' rel="{LINK_REL}">'
+)
+_PLAIN_IMG = re.compile(r'<img(?: (?:src|alt|width|height|title)="[^"]*")*>')
 _PIXEL_SIZE = re.compile(r"\s*[01](?:\.0*)?\s*(?:px)?\s*", re.IGNORECASE)
 _BLOCK_TAGS = frozenset(
     {"p", "br", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "td", "th"}
@@ -144,9 +156,8 @@ def sanitize_html(html: str, base: str | None = None) -> str:
     cleaned = _CLEANER.clean(html)
     if _NEEDS_PASS.search(cleaned):
         origin = _ORIGIN.match(base) if base else None
-        cleaned = _URL_TAG.sub(
-            lambda m: _fix_tag(m, base, origin and origin.group(0), lazy=lazy), cleaned
-        )
+        fix = functools.partial(_fix_tag, base=base, origin=origin and origin.group(0), lazy=lazy)
+        cleaned = _URL_TAG.sub(fix, cleaned)
     return cleaned
 
 
@@ -160,6 +171,8 @@ def is_beacon(url: str) -> bool:
         return not path.lower().endswith(_PHOTO_SUFFIXES)
     if _BEACON_HOST.search(host):
         return True
+    if not _PATH_BEACON_HOST.search(host):
+        return False  # the common case, without trying each of BEACON_PATHS
     return any(
         (host == beacon or host.endswith("." + beacon)) and path.startswith(prefix)
         for beacon, prefix in BEACON_PATHS
@@ -202,8 +215,50 @@ def _fix_tag(
     match: re.Match[str], base: str | None, origin: str | None, *, lazy: bool = True
 ) -> str:
     """One <a> or <img> tag of nh3's output with its URL made absolute; '' for a pixel."""
-    name = match.group(1) or match.group(2)
-    attrs = dict(_ATTR.findall(match.group(0)))
+    tag = match.group(0)
+    if match.group(2):
+        plain = _PLAIN_A.fullmatch(tag)
+        if plain:
+            return _fix_plain_a(tag, plain, base, origin)
+        return _rebuilt(tag, "a", dict(_ATTR.findall(tag)), base, origin, lazy)
+    pairs = _ATTR.findall(tag)
+    attrs = dict(pairs)
+    if len(attrs) == len(pairs) and _PLAIN_IMG.fullmatch(tag):
+        return _fix_plain_img(tag, attrs, base, origin)
+    return _rebuilt(tag, "img", attrs, base, origin, lazy)
+
+
+def _fix_plain_a(tag: str, plain: re.Match[str], base: str | None, origin: str | None) -> str:
+    """``_rebuilt`` for an <a> of ``_PLAIN_A``'s shape: its href changed (or dropped) in place."""
+    group = 1 if plain.group(1) is not None else 2
+    raw = plain.group(group)
+    url = _absolute(htmllib.unescape(raw) if "&" in raw else raw, base, origin)
+    start, end = plain.span(group)
+    if url is None:
+        return tag[: start - len(' href="')] + tag[end + 1 :]
+    if url == raw:
+        return tag
+    return tag[:start] + htmllib.escape(url, quote=True) + tag[end:]
+
+
+def _fix_plain_img(tag: str, attrs: dict[str, str], base: str | None, origin: str | None) -> str:
+    """``_rebuilt`` for an <img> of ``_PLAIN_IMG``'s shape: its src changed in place."""
+    raw = attrs.get("src")
+    if raw is None or _pixel_sized(attrs):  # dropped whatever its URL
+        return ""
+    url = _absolute(htmllib.unescape(raw) if "&" in raw else raw, base, origin)
+    if url is None or is_beacon(url):
+        return ""
+    if url == raw:
+        return tag
+    start = tag.index(' src="') + len(' src="')
+    return tag[:start] + htmllib.escape(url, quote=True) + tag[start + len(raw) :]
+
+
+def _rebuilt(
+    tag: str, name: str, attrs: dict[str, str], base: str | None, origin: str | None, lazy: bool
+) -> str:
+    """Any <a> or <img> tag, its attributes ``attrs``: rebuilt with its URL absolute."""
     url_name = "src" if name == "img" else "href"
     rebuild = False
     if name == "img":
@@ -213,14 +268,14 @@ def _fix_tag(
             attrs["src"] = sources[0]
     raw = attrs.get(url_name)
     if raw is None:
-        return "" if name == "img" else match.group(0)
+        return "" if name == "img" else tag
     url = _absolute(htmllib.unescape(raw) if "&" in raw else raw, base, origin)
     if name == "img" and (url is None or _is_pixel(attrs, url)):
         return ""
     if url is None:
         del attrs[url_name]
     elif url == raw and not rebuild:
-        return match.group(0)
+        return tag
     else:
         attrs[url_name] = htmllib.escape(url, quote=True)
     return f"<{name}" + "".join(f' {key}="{value}"' for key, value in attrs.items()) + ">"
@@ -270,8 +325,13 @@ def _absolute(url: str, base: str | None, origin: str | None) -> str | None:
 
 def _is_pixel(attrs: dict[str, str], src: str) -> bool:
     """True for a 0/1-pixel image or an image served by a beacon host."""
+    return _pixel_sized(attrs) or is_beacon(src)
+
+
+def _pixel_sized(attrs: dict[str, str]) -> bool:
+    """True for an image declared 0 or 1 pixel wide or high."""
     for name in ("width", "height"):
         value = attrs.get(name)
         if value is not None and _PIXEL_SIZE.fullmatch(value):
             return True
-    return is_beacon(src)
+    return False

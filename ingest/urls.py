@@ -21,6 +21,7 @@ Every other parameter is kept, in order and byte for byte, because it may select
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 TRACKING_PREFIXES = ("utm_",)
@@ -68,6 +69,12 @@ TRACKING_PARAMS = frozenset(
 WEB_SCHEMES = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _ROUTES = ("!", "/")  # fragments that address a page of a web application, not a spot on one
+# The usual link, already canonical but for its query: a lower-case scheme and host name, no
+# port, user or fragment, printable ASCII only (nothing that stripping, urlsplit or urlunsplit
+# would change). Its canonical form is itself with the tracking parameters taken out.
+_PLAIN_LINK = re.compile(
+    r"(https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*)(/[!\"$->@-~]*)?(?:\?([!\"$-~]*))?"
+)
 
 
 def is_tracking_param(name: str) -> bool:
@@ -103,6 +110,11 @@ def is_web_url(url: str | None) -> bool:
 
 def canonical_link(link: str | None, base: str) -> str | None:
     """Absolute http(s) link without default port or tracking parameters; else None."""
+    plain = _PLAIN_LINK.fullmatch(link) if link else None
+    if plain:
+        origin, path, query = plain.groups()
+        query = strip_tracking(query) if query else ""
+        return f"{origin}{path or '/'}?{query}" if query else f"{origin}{path or '/'}"
     absolute = resolve_url(link, base)
     if absolute is None:
         return None
