@@ -300,6 +300,8 @@ def test_a_claimed_feed_brings_its_stored_keys_and_the_next_body_is_read_spliced
     later = LATE - timedelta(days=1)
     (claimed,) = stored_feeds.claim(engine, "test", later, 60, 10, since=later, everything=True)
     known = known_items(claimed.item_keys_json)
+    looked_up = stored_feeds.get(engine, url)
+    assert looked_up is not None and looked_up.item_keys_json == claimed.item_keys_json
     assert known == [tuple(pair) for pair in stored]
     assert len(known) == len(_round_items(0))
     following = generated("rss", -1, "Ann", _round_items(1))

@@ -228,7 +228,7 @@ def get(engine: Engine, url: str) -> FeedState | None:
     """The feed with this config or current URL, if the store knows it."""
     with engine.connect() as conn:
         row = conn.execute(
-            select(feeds).where(or_(feeds.c.config_url == url, feeds.c.url == url))
+            select(*_STATE_COLUMNS).where(or_(feeds.c.config_url == url, feeds.c.url == url))
         ).first()
     return _state(row) if row else None
 
