@@ -9,8 +9,11 @@ from __future__ import annotations
 
 def main() -> None:
     """Run the `broadsheet` command."""
-    from broadsheet.cli import main as cli_main
+    from broadsheet import memory
 
+    with memory.importing():
+        from broadsheet.cli import main as cli_main
+    memory.settle("cli")
     cli_main()
 
 

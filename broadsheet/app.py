@@ -6,7 +6,7 @@ import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from broadsheet import config
+from broadsheet import config, memory
 from broadsheet.config import Settings
 
 if TYPE_CHECKING:  # imported where used: `broadsheet check` loads the config only
@@ -60,6 +60,7 @@ class App:
             with failures("adding the config's subscribers to the store", "nothing was changed"):
                 stored_subscribers.sync(engine, self.settings.subscribers, datetime.now(UTC))
             self._engine = engine
+            memory.settle("store")  # SQLAlchemy, the schema, the engine: as long as the process
         return self._engine
 
     @property
